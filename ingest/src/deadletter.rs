@@ -1,0 +1,67 @@
+//! The dead-letter record: change events that could not be applied, with their reason.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::change::SourcePosition;
+
+/// One rejected change event.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeadLetter {
+    /// The source that delivered it.
+    pub source: String,
+    /// The source position of the transaction it came in.
+    pub position: SourcePosition,
+    /// `database.table`, when known.
+    pub table: Option<String>,
+    /// Why it was rejected.
+    pub reason: String,
+    /// The event as received, rendered for humans.
+    pub event: String,
+    /// When it was rejected, milliseconds since the epoch.
+    pub at_ms: u64,
+}
+
+/// A bounded in-memory log of the most recent dead letters, plus the total count ever seen.
+#[derive(Debug)]
+pub struct DeadLetterLog {
+    capacity: usize,
+    total: AtomicU64,
+    recent: Mutex<VecDeque<DeadLetter>>,
+}
+
+impl DeadLetterLog {
+    /// A log that keeps the `capacity` most recent letters.
+    pub fn new(capacity: usize) -> Self {
+        DeadLetterLog { capacity, total: AtomicU64::new(0), recent: Mutex::new(VecDeque::new()) }
+    }
+
+    /// Records one letter.
+    pub fn record(&self, letter: DeadLetter) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if recent.len() == self.capacity {
+            recent.pop_front();
+        }
+        recent.push_back(letter);
+    }
+
+    /// How many letters were ever recorded.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// The retained letters, oldest first.
+    pub fn recent(&self) -> Vec<DeadLetter> {
+        self.recent.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
+    }
+}
+
+impl Default for DeadLetterLog {
+    fn default() -> Self {
+        DeadLetterLog::new(10_000)
+    }
+}

@@ -1,0 +1,21 @@
+//! The change model of twinflow.
+//!
+//! Everything a source produces is expressed in the types of this crate: typed [`Value`]s in
+//! [`Row`] images of the tables of the contract's `schema.sql` ([`catalog`]), grouped into source
+//! [`Transaction`]s that carry a source-neutral [`SourcePosition`]. The [`reclock`] module turns
+//! transactions into logical timestamps (one transaction never spans two timestamps) and
+//! [`validate`] checks row images against the catalog, producing [`DeadLetter`]s for bad input.
+
+pub mod catalog;
+pub mod change;
+pub mod deadletter;
+pub mod reclock;
+pub mod validate;
+pub mod value;
+
+pub use catalog::{ColumnSchema, SqlType, TableId, TableSchema};
+pub use change::{RowChange, SourceId, SourcePosition, Transaction};
+pub use deadletter::{DeadLetter, DeadLetterLog};
+pub use reclock::{Reclocker, Timestamp, TimestampedBatch};
+pub use validate::RowError;
+pub use value::{Row, Value};

@@ -1,0 +1,197 @@
+//! Reclocking: from source transactions to the engine's logical timestamps.
+//!
+//! Every source transaction lands in exactly one timestamp. Several small transactions may share
+//! a timestamp (that is what makes high change rates cheap); a timestamp is sealed when it holds
+//! enough changes, or when the input runs dry, but never while a transaction is only partly in.
+
+use std::collections::BTreeMap;
+
+use crate::change::{RowChange, SourceId, SourcePosition, Transaction};
+
+/// The engine's logical time. Timestamps start at 1 and increase by one per sealed batch.
+pub type Timestamp = u64;
+
+/// What the reclocker hands to the engine.
+#[derive(Clone, Debug)]
+pub enum TimestampedBatch {
+    /// Changes at an open timestamp; more may follow for the same timestamp.
+    Changes {
+        /// The timestamp the changes belong to.
+        ts: Timestamp,
+        /// The changes.
+        changes: Vec<RowChange>,
+    },
+    /// Timestamp `ts` is complete: no more changes for it will come.
+    Seal(Seal),
+}
+
+/// The end of one timestamp and what it covers.
+#[derive(Clone, Debug, Default)]
+pub struct Seal {
+    /// The sealed timestamp.
+    pub ts: Timestamp,
+    /// For every source with a transaction in this timestamp: its position after the last one,
+    /// and that transaction's commit time (ms since the epoch).
+    pub positions: Vec<(SourceId, SourcePosition, u64)>,
+    /// Source transactions in this timestamp.
+    pub transactions: u64,
+    /// Row changes in this timestamp.
+    pub changes: u64,
+}
+
+/// Assigns timestamps to transactions.
+#[derive(Debug)]
+pub struct Reclocker {
+    max_changes_per_ts: usize,
+    open: Option<Seal>,
+    next_ts: Timestamp,
+    partial: usize,
+    positions: BTreeMap<SourceId, (SourcePosition, u64)>,
+}
+
+impl Reclocker {
+    /// A reclocker whose first timestamp is `first_ts`, sealing once a timestamp holds
+    /// `max_changes_per_ts` changes (a single larger transaction still gets one timestamp).
+    pub fn new(first_ts: Timestamp, max_changes_per_ts: usize) -> Self {
+        Reclocker {
+            max_changes_per_ts: max_changes_per_ts.max(1),
+            open: None,
+            next_ts: first_ts.max(1),
+            partial: 0,
+            positions: BTreeMap::new(),
+        }
+    }
+
+    /// The timestamp the next change would get.
+    pub fn next_timestamp(&self) -> Timestamp {
+        self.open.as_ref().map_or(self.next_ts, |o| o.ts)
+    }
+
+    /// Takes one transaction (or part of one), appending what is ready for the engine to `out`.
+    pub fn push(&mut self, txn: Transaction, out: &mut Vec<TimestampedBatch>) {
+        let starts_transaction = self.partial == 0;
+        if starts_transaction {
+            if let Some(open) = &self.open {
+                if open.changes as usize >= self.max_changes_per_ts {
+                    self.seal(out);
+                }
+            }
+        }
+        let ts = self.open_ts();
+        let open = self.open.as_mut().expect("open_ts opened a timestamp");
+        open.changes += txn.changes.len() as u64;
+        if txn.more_follows {
+            if starts_transaction {
+                self.partial += 1;
+            }
+        } else {
+            open.transactions += 1;
+            if !starts_transaction {
+                self.partial -= 1;
+            }
+        }
+        self.positions.insert(txn.source.clone(), (txn.position, txn.commit_time_ms));
+        if !txn.changes.is_empty() {
+            out.push(TimestampedBatch::Changes { ts, changes: txn.changes });
+        }
+    }
+
+    /// The input has run dry for now: seal the open timestamp unless a transaction is mid-way.
+    pub fn idle(&mut self, out: &mut Vec<TimestampedBatch>) {
+        if self.partial == 0 && self.open.is_some() {
+            self.seal(out);
+        }
+    }
+
+    fn open_ts(&mut self) -> Timestamp {
+        if self.open.is_none() {
+            self.open = Some(Seal { ts: self.next_ts, ..Seal::default() });
+            self.next_ts += 1;
+        }
+        self.open.as_ref().map_or(self.next_ts, |o| o.ts)
+    }
+
+    fn seal(&mut self, out: &mut Vec<TimestampedBatch>) {
+        if let Some(mut seal) = self.open.take() {
+            seal.positions = std::mem::take(&mut self.positions)
+                .into_iter()
+                .map(|(source, (position, commit))| (source, position, commit))
+                .collect();
+            out.push(TimestampedBatch::Seal(seal));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::catalog::TableId;
+    use crate::value::Value;
+
+    fn txn(seq: u64, n: usize, more_follows: bool) -> Transaction {
+        let row: crate::Row = Arc::from(vec![Value::Int(1), Value::Int(1), Value::Int(1)]);
+        Transaction {
+            source: Arc::from("gen"),
+            position: SourcePosition::Generator { seq },
+            commit_time_ms: seq,
+            changes: vec![RowChange::insert(TableId::TableJob, row); n],
+            more_follows,
+        }
+    }
+
+    fn seals(out: &[TimestampedBatch]) -> Vec<(Timestamp, u64, u64)> {
+        out.iter()
+            .filter_map(|b| match b {
+                TimestampedBatch::Seal(s) => Some((s.ts, s.transactions, s.changes)),
+                TimestampedBatch::Changes { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn small_transactions_share_a_timestamp_until_full() {
+        let mut r = Reclocker::new(1, 10);
+        let mut out = Vec::new();
+        for seq in 0..5 {
+            r.push(txn(seq, 4, false), &mut out);
+        }
+        r.idle(&mut out);
+        assert_eq!(seals(&out), vec![(1, 3, 12), (2, 2, 8)]);
+    }
+
+    #[test]
+    fn a_transaction_in_parts_is_never_split() {
+        let mut r = Reclocker::new(1, 2);
+        let mut out = Vec::new();
+        r.push(txn(0, 5, true), &mut out);
+        r.idle(&mut out);
+        r.push(txn(0, 5, true), &mut out);
+        r.push(txn(0, 5, false), &mut out);
+        r.push(txn(1, 1, false), &mut out);
+        r.idle(&mut out);
+        assert_eq!(seals(&out), vec![(1, 1, 15), (2, 1, 1)]);
+        let ts_of_changes: Vec<_> = out
+            .iter()
+            .filter_map(|b| match b {
+                TimestampedBatch::Changes { ts, .. } => Some(*ts),
+                TimestampedBatch::Seal(_) => None,
+            })
+            .collect();
+        assert_eq!(ts_of_changes, vec![1, 1, 1, 2]);
+    }
+
+    #[test]
+    fn a_seal_carries_each_sources_last_position() {
+        let mut r = Reclocker::new(7, 100);
+        let mut out = Vec::new();
+        r.push(txn(3, 1, false), &mut out);
+        r.push(txn(4, 1, false), &mut out);
+        r.idle(&mut out);
+        let TimestampedBatch::Seal(seal) = out.last().expect("sealed") else { panic!("no seal") };
+        assert_eq!(seal.ts, 7);
+        assert_eq!(seal.positions.len(), 1);
+        assert_eq!(seal.positions[0].1, SourcePosition::Generator { seq: 4 });
+    }
+}
