@@ -1,0 +1,19 @@
+//! The views twinflow serves, and their served state.
+//!
+//! [`catalog`] names every view of the contract's `views.sql` with its key and typed columns.
+//! [`state`] holds what readers see: a consistent [`Snapshot`] of every view at one timestamp
+//! (`as_of`), older snapshots for paging, and per-view change logs and broadcasts for
+//! subscribers. Readers never block the writer and never see part of a timestamp.
+
+pub mod catalog;
+pub mod datum;
+pub mod filter;
+pub mod state;
+
+pub use catalog::{ColumnType, ViewColumn, ViewId, ViewSchema};
+pub use datum::{Datum, Key, Row};
+pub use filter::{Filter, FilterError};
+pub use state::{
+    Commit, KeyChange, Page, PageCursor, ResetReason, ServedState, Snapshot, SourceProgress, StateConfig,
+    StateWriter, Subscription, ViewDelta,
+};
