@@ -1,0 +1,230 @@
+//! The engine: timely workers on their own threads, fed through bounded channels, and the
+//! publisher thread that turns their output into consistent commits of the served state.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use timely::dataflow::operators::capture::{Capture, Event, EventPusher};
+use timely::progress::frontier::MutableAntichain;
+use timely::WorkerConfig;
+use twinflow_ingest::reclock::Seal;
+use twinflow_ingest::TimestampedBatch;
+use twinflow_views::{Commit, Row, SourceProgress, StateWriter, ViewId};
+
+use crate::graph::build_views;
+use crate::inputs::BaseInputs;
+use crate::metrics::EngineMetrics;
+use crate::records::Projector;
+use crate::{EngineError, Time};
+
+/// How the engine runs.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Timely worker threads.
+    pub workers: usize,
+    /// Batches buffered per worker before `send` blocks (backpressure to the sources).
+    pub queue: usize,
+    /// How many timestamps the inputs may run ahead of the published output.
+    pub max_inflight: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { workers: 2, queue: 64, max_inflight: 4 }
+    }
+}
+
+type Update = ((ViewId, Row), Time, isize);
+
+/// What the publisher thread receives.
+enum ToPublisher {
+    /// Output of one worker's dataflow.
+    Output(Event<Time, Vec<Update>>),
+    /// A timestamp was sealed at the given instant.
+    Sealed(Seal, Instant),
+}
+
+struct OutputPusher(Sender<ToPublisher>);
+
+impl EventPusher<Time, Vec<Update>> for OutputPusher {
+    fn push(&mut self, event: Event<Time, Vec<Update>>) {
+        // The publisher only goes away when the engine shuts down; nothing to deliver then.
+        let _ = self.0.send(ToPublisher::Output(event));
+    }
+}
+
+/// A running engine.
+pub struct Engine {
+    workers: Vec<Sender<Arc<TimestampedBatch>>>,
+    publisher_tx: Sender<ToPublisher>,
+    guards: timely::communication::WorkerGuards<()>,
+    publisher: JoinHandle<()>,
+    metrics: Arc<EngineMetrics>,
+}
+
+impl Engine {
+    /// Starts the workers and the publisher, which commits to `writer`.
+    pub fn start(config: EngineConfig, writer: StateWriter) -> Result<Engine, EngineError> {
+        let projector = Projector::new()?;
+        let peers = config.workers.max(1);
+        let (publisher_tx, publisher_rx) = crossbeam_channel::unbounded();
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..peers).map(|_| crossbeam_channel::bounded(config.queue.max(1))).unzip();
+        let receivers: Mutex<Vec<Option<Receiver<Arc<TimestampedBatch>>>>> =
+            Mutex::new(receivers.into_iter().map(Some).collect());
+        let output = publisher_tx.clone();
+        let max_inflight = config.max_inflight;
+        let timely_config = timely::Config {
+            communication: timely::CommunicationConfig::Process(peers),
+            worker: WorkerConfig::default(),
+        };
+        let guards = timely::execute(timely_config, move |worker| {
+            let index = worker.index();
+            let input = receivers.lock().unwrap_or_else(|e| e.into_inner())[index].take();
+            let Some(input) = input else { return };
+            let output = OutputPusher(output.clone());
+            let projector = projector.clone();
+            let (mut inputs, probe) = worker.dataflow::<Time, _, _>(|scope| {
+                let (inputs, base) = BaseInputs::new(scope, projector, index, peers);
+                let (probe, views) = build_views(base).probe();
+                views.inner.capture_into(output);
+                (inputs, probe)
+            });
+            loop {
+                let mut fed = false;
+                // Take input while the output is not too far behind it.
+                while !probe.less_than(&inputs.time().saturating_sub(max_inflight)) {
+                    match input.try_recv() {
+                        Ok(batch) => {
+                            feed(&mut inputs, &batch);
+                            fed = true;
+                        }
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => return,
+                    }
+                }
+                worker.step_or_park(Some(if fed { Duration::ZERO } else { Duration::from_millis(1) }));
+            }
+        })
+        .map_err(EngineError::Start)?;
+
+        let metrics = Arc::new(EngineMetrics::default());
+        let publisher = {
+            let metrics = metrics.clone();
+            std::thread::Builder::new()
+                .name("twinflow-publisher".into())
+                .spawn(move || publish(publisher_rx, writer, peers, &metrics))
+                .map_err(|e| EngineError::Start(e.to_string()))?
+        };
+        Ok(Engine { workers: senders, publisher_tx, guards, publisher, metrics })
+    }
+
+    /// Hands one batch to every worker; blocks while their queues are full.
+    pub fn send(&self, batch: TimestampedBatch) -> Result<(), EngineError> {
+        if let TimestampedBatch::Seal(seal) = &batch {
+            self.publisher_tx.send(ToPublisher::Sealed(seal.clone(), Instant::now())).map_err(|_| EngineError::Stopped)?;
+        }
+        let batch = Arc::new(batch);
+        for worker in &self.workers {
+            worker.send(batch.clone()).map_err(|_| EngineError::Stopped)?;
+        }
+        Ok(())
+    }
+
+    /// The engine's counters.
+    pub fn metrics(&self) -> Arc<EngineMetrics> {
+        self.metrics.clone()
+    }
+
+    /// Stops taking input, lets the workers finish what they have, and waits for the
+    /// publisher to commit it.
+    pub fn shutdown(self) {
+        let Engine { workers, publisher_tx, guards, publisher, .. } = self;
+        drop(workers);
+        drop(publisher_tx);
+        for result in guards.join() {
+            if let Err(e) = result {
+                tracing::error!("dataflow worker failed: {e}");
+            }
+        }
+        if publisher.join().is_err() {
+            tracing::error!("publisher thread panicked");
+        }
+    }
+}
+
+fn feed(inputs: &mut BaseInputs, batch: &TimestampedBatch) {
+    match batch {
+        TimestampedBatch::Changes { ts, changes } => {
+            if inputs.time() < *ts {
+                inputs.advance_to(*ts);
+            }
+            for change in changes {
+                inputs.apply(change);
+            }
+        }
+        TimestampedBatch::Seal(seal) => inputs.advance_to(seal.ts + 1),
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Collects the workers' output and commits every timestamp once all workers are past it.
+fn publish(input: Receiver<ToPublisher>, mut writer: StateWriter, peers: usize, metrics: &EngineMetrics) {
+    let mut frontier = MutableAntichain::new();
+    frontier.update_iter([(0, peers as i64)]);
+    let mut pending: Vec<Update> = Vec::new();
+    let mut seals: BTreeMap<Time, (Seal, Instant)> = BTreeMap::new();
+    while let Ok(first) = input.recv() {
+        for message in std::iter::once(first).chain(input.try_iter()) {
+            match message {
+                ToPublisher::Output(Event::Messages(_, updates)) => pending.extend(updates),
+                ToPublisher::Output(Event::Progress(changes)) => {
+                    frontier.update_iter(changes);
+                }
+                ToPublisher::Sealed(seal, at) => {
+                    seals.insert(seal.ts, (seal, at));
+                }
+            }
+        }
+        // Every sealed timestamp the frontier has passed is complete.
+        let complete: Vec<(Seal, Instant)> = {
+            let done: Vec<Time> = seals.keys().copied().take_while(|ts| !frontier.less_equal(ts)).collect();
+            done.into_iter().filter_map(|ts| seals.remove(&ts)).collect()
+        };
+        let Some(as_of) = complete.last().map(|(seal, _)| seal.ts) else { continue };
+        let (ready, later): (Vec<Update>, Vec<Update>) = pending.drain(..).partition(|(_, t, _)| *t <= as_of);
+        pending = later;
+        let applied_ms = now_ms();
+        let mut sources: BTreeMap<String, SourceProgress> = BTreeMap::new();
+        for (seal, _) in &complete {
+            for (source, position, commit_ms) in &seal.positions {
+                sources.insert(
+                    source.to_string(),
+                    SourceProgress {
+                        source: source.to_string(),
+                        position: serde_json::to_value(position).unwrap_or(serde_json::Value::Null),
+                        last_commit_ms: *commit_ms,
+                        applied_ms,
+                    },
+                );
+            }
+        }
+        let view_updates = ready.len() as u64;
+        writer.commit(Commit {
+            as_of,
+            updates: ready.into_iter().map(|((view, row), _, diff)| (view, row, diff as i64)).collect(),
+            sources: sources.into_values().collect(),
+        });
+        let now = Instant::now();
+        let latencies: Vec<Duration> = complete.iter().map(|(_, at)| now.duration_since(*at)).collect();
+        let transactions = complete.iter().map(|(s, _)| s.transactions).sum();
+        let changes = complete.iter().map(|(s, _)| s.changes).sum();
+        metrics.record_commit(as_of, transactions, changes, view_updates, &latencies);
+    }
+}

@@ -1,0 +1,73 @@
+//! The dataflow graph: from base collections to the rows of every served view.
+
+mod assemble;
+mod occupancy;
+mod skills;
+mod staffing;
+
+use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
+use differential_dataflow::trace::implementations::KeySpine;
+use differential_dataflow::{ExchangeData, VecCollection};
+use twinflow_views::{Row, ViewId};
+
+use crate::inputs::BaseCollections;
+use crate::records::Id;
+use crate::Time;
+
+/// The ids of live companies, arranged once and shared by every view (all of them drop the
+/// rows of missing and soft-deleted companies).
+pub struct LiveCompanies<'s> {
+    arranged: Arranged<'s, TraceAgent<KeySpine<Id, Time, isize>>>,
+}
+
+impl<'s> LiveCompanies<'s> {
+    fn new(ids: VecCollection<'s, Time, Id>) -> Self {
+        LiveCompanies { arranged: ids.arrange_by_self() }
+    }
+
+    /// The records whose company (the key) is live.
+    pub fn restrict<V: ExchangeData>(&self, keyed: VecCollection<'s, Time, (Id, V)>) -> VecCollection<'s, Time, V> {
+        keyed.join_core(self.arranged.clone(), |_, v, &()| Some(v.clone()))
+    }
+}
+
+/// Builds every view from the base collections: one collection of `(view, row)`.
+pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (ViewId, Row)> {
+    let BaseCollections {
+        live_companies,
+        functions,
+        job_levels,
+        jobs,
+        people,
+        job_skills,
+        task_skills,
+        table_jobs,
+        job_tasks,
+        tasks,
+        buildings,
+        floors,
+        rooms,
+        desks,
+        skills,
+        skill_levels,
+    } = base;
+    let live = LiveCompanies::new(live_companies);
+
+    let staffing = staffing::staffing(&live, jobs.clone(), functions.clone(), job_levels, people.clone());
+    let by_function = staffing::staffing_by_function(&live, functions, staffing.clone());
+    let occupancy = occupancy::occupancy(&live, buildings, floors, rooms, desks, people.clone(), table_jobs);
+    let coverage = skills::skill_coverage(
+        &live,
+        skills::SkillInputs { jobs, people, job_skills, task_skills, job_tasks, tasks, skills, skill_levels },
+        staffing.clone(),
+    );
+
+    let tag = |view: ViewId, rows: VecCollection<'s, Time, Row>| rows.map(move |row| (view, row));
+    tag(ViewId::Staffing, staffing.map(|(_, s)| s.to_row()))
+        .concat(tag(ViewId::StaffingByFunction, by_function))
+        .concat(tag(ViewId::DeskOccupancy, occupancy.desks))
+        .concat(tag(ViewId::Occupancy, occupancy.rooms))
+        .concat(tag(ViewId::OccupancyByFloor, occupancy.floors))
+        .concat(tag(ViewId::OccupancyByBuilding, occupancy.buildings))
+        .concat(tag(ViewId::SkillCoverage, coverage))
+}

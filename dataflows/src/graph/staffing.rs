@@ -1,0 +1,140 @@
+//! `staffing` and `staffing_by_function`.
+
+use std::sync::Arc;
+
+use differential_dataflow::VecCollection;
+use serde::{Deserialize, Serialize};
+use twinflow_views::{Datum, Row};
+
+use super::assemble::assemble;
+use super::LiveCompanies;
+use crate::records::{FunctionRec, Id, JobLevelRec, JobRec, PersonRec, Status};
+use crate::Time;
+
+/// What a job's row needs besides the job itself.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+enum JobChild {
+    FunctionName(Arc<str>),
+    LevelName(Arc<str>),
+    Active,
+    Leave,
+}
+
+/// One row of `staffing`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct StaffingRow {
+    pub job: JobRec,
+    pub function_name: Option<Arc<str>>,
+    pub job_level: Option<Arc<str>>,
+    pub filled: i64,
+    pub on_leave: i64,
+}
+
+impl StaffingRow {
+    fn vacancies(&self) -> i64 {
+        (self.job.headcount - self.filled).max(0)
+    }
+
+    fn overstaffed(&self) -> i64 {
+        (self.filled - self.job.headcount).max(0)
+    }
+
+    /// The served row, in the catalog's column order.
+    pub fn to_row(&self) -> Row {
+        let j = &self.job;
+        Arc::from(vec![
+            Datum::Int(j.company_id.into()),
+            Datum::Int(j.function_id.into()),
+            self.function_name.clone().into(),
+            Datum::Int(j.id.into()),
+            j.title.clone().into(),
+            self.job_level.clone().into(),
+            Datum::Int(j.headcount),
+            Datum::Int(self.filled),
+            Datum::Int(self.on_leave),
+            Datum::Int(self.vacancies()),
+            Datum::Int(self.overstaffed()),
+        ])
+    }
+}
+
+/// `staffing`: one row per job of a live company, keyed by job id.
+pub fn staffing<'s>(
+    live: &LiveCompanies<'s>,
+    jobs: VecCollection<'s, Time, JobRec>,
+    functions: VecCollection<'s, Time, FunctionRec>,
+    job_levels: VecCollection<'s, Time, JobLevelRec>,
+    people: VecCollection<'s, Time, PersonRec>,
+) -> VecCollection<'s, Time, (Id, StaffingRow)> {
+    let live_jobs = live.restrict(jobs.map(|j| (j.company_id, j))).map(|j| (j.id, j));
+    let function_names = live_jobs
+        .clone()
+        .map(|(job, j)| (j.function_id, job))
+        .join_map(functions.map(|f| (f.id, f.name)), |_, &job, name| (job, JobChild::FunctionName(name.clone())));
+    let level_names = live_jobs
+        .clone()
+        .flat_map(|(job, j)| j.job_level_id.map(|level| (level, job)))
+        .join_map(job_levels.map(|l| (l.id, l.name)), |_, &job, name| (job, JobChild::LevelName(name.clone())));
+    let people_in_jobs = people.flat_map(|p| match (p.job_id, p.status) {
+        (Some(job), Status::Active) => Some((job, JobChild::Active)),
+        (Some(job), Status::Leave) => Some((job, JobChild::Leave)),
+        _ => None,
+    });
+    let children = function_names.concat(level_names).concat(people_in_jobs);
+    assemble("staffing", live_jobs, children, |_, job, children| {
+        let mut row = StaffingRow { job: job.clone(), function_name: None, job_level: None, filled: 0, on_leave: 0 };
+        for (child, count) in children.iter() {
+            match child {
+                JobChild::FunctionName(name) => row.function_name = Some(name.clone()),
+                JobChild::LevelName(name) => row.job_level = Some(name.clone()),
+                JobChild::Active => row.filled += count as i64,
+                JobChild::Leave => row.on_leave += count as i64,
+            }
+        }
+        row
+    })
+}
+
+/// A job's contribution to its Function's row.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+struct JobSums {
+    planned: i64,
+    filled: i64,
+    on_leave: i64,
+    vacancies: i64,
+    overstaffed: i64,
+}
+
+/// `staffing_by_function`: one row per Function of a live company, as served rows.
+pub fn staffing_by_function<'s>(
+    live: &LiveCompanies<'s>,
+    functions: VecCollection<'s, Time, FunctionRec>,
+    staffing: VecCollection<'s, Time, (Id, StaffingRow)>,
+) -> VecCollection<'s, Time, Row> {
+    let live_functions = live.restrict(functions.map(|f| (f.company_id, f))).map(|f| (f.id, f));
+    let jobs = staffing.map(|(_, s)| {
+        let sums = JobSums {
+            planned: s.job.headcount,
+            filled: s.filled,
+            on_leave: s.on_leave,
+            vacancies: s.vacancies(),
+            overstaffed: s.overstaffed(),
+        };
+        (s.job.function_id, sums)
+    });
+    assemble("staffing_by_function", live_functions, jobs, |_, f, jobs| {
+        Arc::from(vec![
+            Datum::Int(f.company_id.into()),
+            Datum::Int(f.id.into()),
+            f.name.clone().into(),
+            f.parent_function_id.map_or(Datum::Null, |p| Datum::Int(p.into())),
+            Datum::Int(jobs.count()),
+            Datum::Int(jobs.sum(|j| j.planned)),
+            Datum::Int(jobs.sum(|j| j.filled)),
+            Datum::Int(jobs.sum(|j| j.on_leave)),
+            Datum::Int(jobs.sum(|j| j.vacancies)),
+            Datum::Int(jobs.sum(|j| j.overstaffed)),
+        ])
+    })
+    .map(|(_, row)| row)
+}

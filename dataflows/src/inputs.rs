@@ -1,0 +1,247 @@
+//! The dataflow's inputs: one keyed input per source table the views read.
+//!
+//! Each input keeps the current record of every primary key it owns, so that it can turn any
+//! change, also from an imperfect source, into exact differences: an insert of an existing
+//! key replaces the row, a delete of a missing key does nothing, an update is applied to the
+//! key of its after-image whatever the stored before-image was, and a change that leaves the
+//! projected record as it was produces nothing. Workers own disjoint sets of keys.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use differential_dataflow::input::{Input, InputSession};
+use differential_dataflow::VecCollection;
+use timely::dataflow::Scope;
+use twinflow_ingest::{Row, RowChange, TableId, Value};
+
+use crate::records::*;
+use crate::Time;
+
+/// One table's input: current records by primary key and the input session fed with their
+/// differences.
+pub struct KeyedInput<R: differential_dataflow::Data> {
+    current: HashMap<i64, R>,
+    session: InputSession<Time, R, isize>,
+}
+
+impl<R: differential_dataflow::Data + PartialEq> KeyedInput<R> {
+    fn new<'s>(scope: &Scope<'s, Time>) -> (Self, VecCollection<'s, Time, R>) {
+        let (session, collection) = scope.new_collection();
+        (KeyedInput { current: HashMap::new(), session }, collection)
+    }
+
+    /// Makes `record` (or nothing) the current record of `key`, emitting the difference.
+    fn set(&mut self, key: i64, record: Option<R>) {
+        let old = match &record {
+            Some(r) => self.current.insert(key, r.clone()),
+            None => self.current.remove(&key),
+        };
+        if old == record {
+            return;
+        }
+        if let Some(old) = old {
+            self.session.remove(old);
+        }
+        if let Some(new) = record {
+            self.session.insert(new);
+        }
+    }
+
+    fn advance_to(&mut self, time: Time) {
+        self.session.advance_to(time);
+        self.session.flush();
+    }
+}
+
+/// The base collections the view operators are built from.
+pub struct BaseCollections<'s> {
+    pub live_companies: VecCollection<'s, Time, Id>,
+    pub functions: VecCollection<'s, Time, FunctionRec>,
+    pub job_levels: VecCollection<'s, Time, JobLevelRec>,
+    pub jobs: VecCollection<'s, Time, JobRec>,
+    pub people: VecCollection<'s, Time, PersonRec>,
+    pub job_skills: VecCollection<'s, Time, SkillLinkRec>,
+    pub task_skills: VecCollection<'s, Time, SkillLinkRec>,
+    pub table_jobs: VecCollection<'s, Time, LinkRec>,
+    pub job_tasks: VecCollection<'s, Time, LinkRec>,
+    pub tasks: VecCollection<'s, Time, TaskRec>,
+    pub buildings: VecCollection<'s, Time, BuildingRec>,
+    pub floors: VecCollection<'s, Time, FloorRec>,
+    pub rooms: VecCollection<'s, Time, RoomRec>,
+    pub desks: VecCollection<'s, Time, DeskRec>,
+    pub skills: VecCollection<'s, Time, SkillRec>,
+    pub skill_levels: VecCollection<'s, Time, SkillLevelRec>,
+}
+
+/// Every table input of one worker.
+pub struct BaseInputs {
+    projector: Projector,
+    worker: usize,
+    peers: usize,
+    live_companies: KeyedInput<Id>,
+    functions: KeyedInput<FunctionRec>,
+    job_levels: KeyedInput<JobLevelRec>,
+    jobs: KeyedInput<JobRec>,
+    people: KeyedInput<PersonRec>,
+    job_skills: KeyedInput<SkillLinkRec>,
+    task_skills: KeyedInput<SkillLinkRec>,
+    table_jobs: KeyedInput<LinkRec>,
+    job_tasks: KeyedInput<LinkRec>,
+    tasks: KeyedInput<TaskRec>,
+    buildings: KeyedInput<BuildingRec>,
+    floors: KeyedInput<FloorRec>,
+    rooms: KeyedInput<RoomRec>,
+    desks: KeyedInput<DeskRec>,
+    skills: KeyedInput<SkillRec>,
+    skill_levels: KeyedInput<SkillLevelRec>,
+}
+
+impl BaseInputs {
+    /// Creates the inputs of worker `worker` of `peers` in `scope`.
+    pub fn new<'s>(
+        scope: Scope<'s, Time>,
+        projector: Projector,
+        worker: usize,
+        peers: usize,
+    ) -> (BaseInputs, BaseCollections<'s>) {
+        let (live_companies, live_companies_c) = KeyedInput::new(&scope);
+        let (functions, functions_c) = KeyedInput::new(&scope);
+        let (job_levels, job_levels_c) = KeyedInput::new(&scope);
+        let (jobs, jobs_c) = KeyedInput::new(&scope);
+        let (people, people_c) = KeyedInput::new(&scope);
+        let (job_skills, job_skills_c) = KeyedInput::new(&scope);
+        let (task_skills, task_skills_c) = KeyedInput::new(&scope);
+        let (table_jobs, table_jobs_c) = KeyedInput::new(&scope);
+        let (job_tasks, job_tasks_c) = KeyedInput::new(&scope);
+        let (tasks, tasks_c) = KeyedInput::new(&scope);
+        let (buildings, buildings_c) = KeyedInput::new(&scope);
+        let (floors, floors_c) = KeyedInput::new(&scope);
+        let (rooms, rooms_c) = KeyedInput::new(&scope);
+        let (desks, desks_c) = KeyedInput::new(&scope);
+        let (skills, skills_c) = KeyedInput::new(&scope);
+        let (skill_levels, skill_levels_c) = KeyedInput::new(&scope);
+        let inputs = BaseInputs {
+            projector,
+            worker,
+            peers: peers.max(1),
+            live_companies,
+            functions,
+            job_levels,
+            jobs,
+            people,
+            job_skills,
+            task_skills,
+            table_jobs,
+            job_tasks,
+            tasks,
+            buildings,
+            floors,
+            rooms,
+            desks,
+            skills,
+            skill_levels,
+        };
+        let collections = BaseCollections {
+            live_companies: live_companies_c,
+            functions: functions_c,
+            job_levels: job_levels_c,
+            jobs: jobs_c,
+            people: people_c,
+            job_skills: job_skills_c,
+            task_skills: task_skills_c,
+            table_jobs: table_jobs_c,
+            job_tasks: job_tasks_c,
+            tasks: tasks_c,
+            buildings: buildings_c,
+            floors: floors_c,
+            rooms: rooms_c,
+            desks: desks_c,
+            skills: skills_c,
+            skill_levels: skill_levels_c,
+        };
+        (inputs, collections)
+    }
+
+    /// Whether this worker owns primary key `key` of `table`.
+    fn owns(&self, table: TableId, key: i64) -> bool {
+        if self.peers == 1 {
+            return true;
+        }
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (table, key).hash(&mut hasher);
+        (hasher.finish() % self.peers as u64) as usize == self.worker
+    }
+
+    /// Applies one change to the keys this worker owns, at the inputs' current time.
+    pub fn apply(&mut self, change: &RowChange) {
+        let key_of = |row: &Row| row.first().and_then(Value::as_int);
+        let before_key = change.before.as_ref().and_then(key_of);
+        let after_key = change.after.as_ref().and_then(key_of);
+        if let Some(before_key) = before_key {
+            if after_key != Some(before_key) && self.owns(change.table, before_key) {
+                self.set(change.table, before_key, None);
+            }
+        }
+        if let (Some(after_key), Some(after)) = (after_key, &change.after) {
+            if self.owns(change.table, after_key) {
+                self.set(change.table, after_key, Some(after));
+            }
+        }
+    }
+
+    fn set(&mut self, table: TableId, key: i64, row: Option<&Row>) {
+        let p = &self.projector;
+        match table {
+            TableId::Company => self.live_companies.set(key, row.and_then(|r| p.live_company(r))),
+            TableId::Function => self.functions.set(key, row.and_then(|r| p.function(r))),
+            TableId::JobLevel => self.job_levels.set(key, row.and_then(|r| p.job_level(r))),
+            TableId::Job => self.jobs.set(key, row.and_then(|r| p.job(r))),
+            TableId::People => self.people.set(key, row.and_then(|r| p.person(r))),
+            TableId::JobSkill => self.job_skills.set(key, row.and_then(|r| p.job_skill(r))),
+            TableId::TaskSkill => self.task_skills.set(key, row.and_then(|r| p.task_skill(r))),
+            TableId::TableJob => self.table_jobs.set(key, row.and_then(|r| p.table_job(r))),
+            TableId::JobTask => self.job_tasks.set(key, row.and_then(|r| p.job_task(r))),
+            TableId::Task => self.tasks.set(key, row.and_then(|r| p.task(r))),
+            TableId::Building => self.buildings.set(key, row.and_then(|r| p.building(r))),
+            TableId::Floor => self.floors.set(key, row.and_then(|r| p.floor(r))),
+            TableId::Room => self.rooms.set(key, row.and_then(|r| p.room(r))),
+            TableId::Desk => self.desks.set(key, row.and_then(|r| p.desk(r))),
+            TableId::Skill => self.skills.set(key, row.and_then(|r| p.skill(r))),
+            TableId::SkillLevel => self.skill_levels.set(key, row.and_then(|r| p.skill_level(r))),
+            // Tables no view reads.
+            TableId::Role
+            | TableId::User
+            | TableId::OrganizationType
+            | TableId::Process
+            | TableId::ProcessTask
+            | TableId::BuildingCell
+            | TableId::ImportJobs
+            | TableId::ExportLogs => {}
+        }
+    }
+
+    /// Moves every input to `time` and releases what was fed before.
+    pub fn advance_to(&mut self, time: Time) {
+        self.live_companies.advance_to(time);
+        self.functions.advance_to(time);
+        self.job_levels.advance_to(time);
+        self.jobs.advance_to(time);
+        self.people.advance_to(time);
+        self.job_skills.advance_to(time);
+        self.task_skills.advance_to(time);
+        self.table_jobs.advance_to(time);
+        self.job_tasks.advance_to(time);
+        self.tasks.advance_to(time);
+        self.buildings.advance_to(time);
+        self.floors.advance_to(time);
+        self.rooms.advance_to(time);
+        self.desks.advance_to(time);
+        self.skills.advance_to(time);
+        self.skill_levels.advance_to(time);
+    }
+
+    /// The inputs' current time.
+    pub fn time(&self) -> Time {
+        *self.people.session.time()
+    }
+}

@@ -1,0 +1,32 @@
+//! The test oracle of twinflow.
+//!
+//! A small, plain recomputation of the contract's `views.sql`, written independently of the
+//! engine's dataflows: [`Tables`] holds the source databases' current rows (changes applied with
+//! the engine's "upsert by primary key" semantics for imperfect sources), [`evaluate`] runs every
+//! view's SQL over them, and [`diff`] explains a mismatch. [`random`] generates seeded random
+//! source transactions for property tests, and [`rows`] builds valid source rows by hand.
+//!
+//! ```
+//! use twinflow_ingest::{RowChange, TableId};
+//! use twinflow_oracle::{evaluate_view, rows, Tables};
+//! use twinflow_views::ViewId;
+//!
+//! let mut t = Tables::new();
+//! t.apply(&RowChange::insert(TableId::Company, rows::company(1, false)));
+//! t.apply(&RowChange::insert(TableId::Building, rows::building(7, 1, "HQ")));
+//! assert_eq!(evaluate_view(&t, ViewId::OccupancyByBuilding).len(), 1);
+//! ```
+
+#![warn(missing_docs)]
+
+mod columns;
+mod diff;
+mod eval;
+pub mod random;
+pub mod rows;
+mod tables;
+
+pub use diff::{diff, format_row};
+pub use eval::{evaluate, evaluate_view};
+pub use random::RandomSource;
+pub use tables::Tables;
