@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::ops::Bound;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -269,6 +270,8 @@ struct Shared {
     history: Mutex<VecDeque<(Instant, Arc<Snapshot>)>>,
     logs: Vec<Mutex<ChangeLog>>,
     senders: Vec<broadcast::Sender<Arc<ViewDelta>>>,
+    /// Every delta up to this `as_of` has been broadcast.
+    broadcast_as_of: AtomicU64,
 }
 
 /// A reader's handle on the served state. Cheap to clone.
@@ -306,6 +309,7 @@ impl ServedState {
             history: Mutex::new(VecDeque::new()),
             logs,
             senders,
+            broadcast_as_of: AtomicU64::new(0),
         });
         let writer = StateWriter {
             shared: shared.clone(),
@@ -350,6 +354,13 @@ impl ServedState {
                 .collect())
         });
         Subscription { snapshot, resume, receiver }
+    }
+
+    /// The `as_of` up to which every delta has been broadcast to subscribers. It trails
+    /// [`ServedState::snapshot`]'s `as_of` by at most one commit in progress: a progress message
+    /// carrying it never runs ahead of the changes a subscriber has been sent.
+    pub fn broadcast_as_of(&self) -> u64 {
+        self.shared.broadcast_as_of.load(Ordering::Acquire)
     }
 
     /// Subscribers currently connected to `view`.
@@ -408,6 +419,7 @@ impl StateWriter {
             // No receivers is not an error: nobody is subscribed to this view.
             let _ = self.shared.senders[view.index()].send(delta);
         }
+        self.shared.broadcast_as_of.store(as_of, Ordering::Release);
     }
 
     fn append_to_log(&self, view: ViewId, delta: Arc<ViewDelta>) {

@@ -1,0 +1,131 @@
+//! API errors and their JSON responses.
+
+use axum::http::{header, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use thiserror::Error;
+use twinflow_views::FilterError;
+
+/// Why a request failed. Every variant becomes `{"error": "<message>"}` with its status.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// No view has that name (404).
+    #[error("unknown view `{0}`")]
+    UnknownView(String),
+    /// A filter names an unknown column or has a value of the wrong type (400).
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// `limit` is not an integer in range (400).
+    #[error("`limit` must be an integer from 1 to {max}, not `{given}`")]
+    BadLimit {
+        /// The largest accepted limit.
+        max: usize,
+        /// What was given.
+        given: String,
+    },
+    /// `cursor` does not parse (400).
+    #[error("{0}: pass the `next` value of a previous page unchanged")]
+    BadCursor(String),
+    /// The snapshot a cursor pages through is no longer retained (410).
+    #[error("the snapshot at as_of {0} this cursor pages through is no longer retained: start again without a cursor")]
+    CursorExpired(u64),
+    /// `format` is neither `json` nor `arrow` (400).
+    #[error("unknown format `{0}`: use `json` or `arrow`")]
+    UnknownFormat(String),
+    /// `after` is not an unsigned integer (400).
+    #[error("`after` must be an as_of (an unsigned integer), not `{0}`")]
+    BadAfter(String),
+    /// A query parameter appears twice (400).
+    #[error("query parameter `{0}` is given more than once")]
+    Repeated(String),
+    /// A reserved query parameter that the endpoint does not take (400).
+    #[error("query parameter `{param}` does not apply to {endpoint}")]
+    NotApplicable {
+        /// The parameter.
+        param: &'static str,
+        /// What the endpoint is.
+        endpoint: &'static str,
+    },
+    /// The path does not decode (400).
+    #[error("bad path: {0}")]
+    BadPath(String),
+    /// A subscribe URL requested without a valid WebSocket upgrade.
+    #[error("this endpoint needs a WebSocket upgrade: {message}")]
+    NotUpgradable {
+        /// The status the upgrade check asked for.
+        status: StatusCode,
+        /// Why the upgrade was refused.
+        message: String,
+    },
+    /// No route matches (404).
+    #[error("no route for `{0}`: see GET /v1/views")]
+    NoRoute(String),
+    /// The route exists but not with this method (405).
+    #[error("method {0} is not allowed here: use GET")]
+    MethodNotAllowed(Method),
+    /// Something that should not happen (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::UnknownView(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::CursorExpired(_) => StatusCode::GONE,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotUpgradable { status, .. } => *status,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Filter(_)
+            | ApiError::BadLimit { .. }
+            | ApiError::BadCursor(_)
+            | ApiError::UnknownFormat(_)
+            | ApiError::BadAfter(_)
+            | ApiError::Repeated(_)
+            | ApiError::NotApplicable { .. }
+            | ApiError::BadPath(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    error: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!("{self}");
+        }
+        (
+            status,
+            Json(ErrorBody {
+                error: self.to_string(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<axum::extract::ws::rejection::WebSocketUpgradeRejection> for ApiError {
+    fn from(rejection: axum::extract::ws::rejection::WebSocketUpgradeRejection) -> Self {
+        ApiError::NotUpgradable {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
+    }
+}
+
+/// The fallback for paths no route matches.
+pub(crate) async fn no_route(uri: Uri) -> ApiError {
+    ApiError::NoRoute(uri.path().to_owned())
+}
+
+/// The fallback for known paths requested with another method than GET.
+pub(crate) async fn method_not_allowed(method: Method) -> impl IntoResponse {
+    ([(header::ALLOW, "GET")], ApiError::MethodNotAllowed(method))
+}

@@ -1,0 +1,187 @@
+//! twinflow's HTTP and WebSocket API over the served state.
+//!
+//! [`router`] builds the whole API over a [`ServedState`]:
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /v1/views` | the catalog: every view with its key, typed columns and row count |
+//! | `GET /v1/views/{view}` | one page of a view as JSON (or `?format=arrow`: an Arrow IPC stream), with equality filters, `limit` and `cursor` |
+//! | `GET /v1/views/{view}/subscribe` | WebSocket: a snapshot (or resumed changes), then live changes and progress |
+//! | `GET /v1/status` | `as_of`, source lags, per-view rows and subscribers, engine counters |
+//! | `GET /healthz` | `ok` |
+//! | `GET /metrics` | Prometheus text exposition |
+//!
+//! [`serve`] runs it on a listener until a shutdown future completes.
+
+#![warn(missing_docs)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use axum::{Extension, Router};
+use tokio::sync::watch;
+use twinflow_views::ServedState;
+
+mod arrow;
+mod body;
+mod cache;
+mod catalog;
+mod error;
+mod json;
+mod metrics;
+mod query;
+mod read;
+mod status;
+mod subscribe;
+
+use error::ApiError;
+
+/// What the engine reports about itself beyond the served state.
+///
+/// Implemented by the binary that runs the engine; read on every `/v1/status` and `/metrics`
+/// request, so implementations should be cheap (atomics).
+pub trait EngineInfo: Send + Sync + 'static {
+    /// Total dead-lettered change events.
+    fn dead_letter_count(&self) -> u64;
+    /// Extra engine counters for `/v1/status` and `/metrics`: `(name, help, value)`, e.g.
+    /// `("changes_applied_total", "Row changes applied.", 123.0)`. Names should be valid
+    /// Prometheus metric names without the `twinflow_` prefix (invalid characters are replaced
+    /// by `_` in `/metrics`).
+    fn counters(&self) -> Vec<(&'static str, &'static str, f64)>;
+}
+
+/// The route paths, as given to the router (and used as the `route` label of request counts).
+pub(crate) mod routes {
+    /// The catalog.
+    pub const CATALOG: &str = "/v1/views";
+    /// One view's rows.
+    pub const VIEW: &str = "/v1/views/{view}";
+    /// One view's live changes.
+    pub const SUBSCRIBE: &str = "/v1/views/{view}/subscribe";
+    /// Engine status.
+    pub const STATUS: &str = "/v1/status";
+    /// Liveness.
+    pub const HEALTH: &str = "/healthz";
+    /// Prometheus metrics.
+    pub const METRICS: &str = "/metrics";
+    /// Every route, in the order request counters are kept.
+    pub const ALL: [&str; 6] = [CATALOG, VIEW, SUBSCRIBE, STATUS, HEALTH, METRICS];
+}
+
+/// Everything the handlers share. Cheap to clone (one reference count).
+#[derive(Clone)]
+pub(crate) struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: ServedState,
+    info: Arc<dyn EngineInfo>,
+    started: Instant,
+    pages: cache::PageCache,
+    http: metrics::HttpCounters,
+}
+
+impl AppState {
+    /// Shared state for the handlers over `state`, reporting `info`.
+    fn new(state: ServedState, info: Arc<dyn EngineInfo>) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                state,
+                info,
+                started: Instant::now(),
+                pages: cache::PageCache::new(),
+                http: metrics::HttpCounters::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn state(&self) -> &ServedState {
+        &self.inner.state
+    }
+
+    pub(crate) fn info(&self) -> &dyn EngineInfo {
+        self.inner.info.as_ref()
+    }
+
+    pub(crate) fn started(&self) -> Instant {
+        self.inner.started
+    }
+
+    pub(crate) fn pages(&self) -> &cache::PageCache {
+        &self.inner.pages
+    }
+
+    pub(crate) fn http(&self) -> &metrics::HttpCounters {
+        &self.inner.http
+    }
+}
+
+/// The whole API over `state`, reporting `info` in status and metrics.
+pub fn router(state: ServedState, info: Arc<dyn EngineInfo>) -> Router {
+    let app = AppState::new(state, info);
+    Router::new()
+        .route(routes::CATALOG, get(catalog::list))
+        .route(routes::VIEW, get(read::view))
+        .route(routes::SUBSCRIBE, get(subscribe::subscribe))
+        .route(routes::STATUS, get(status::status))
+        .route(routes::HEALTH, get(status::healthz))
+        .route(routes::METRICS, get(metrics::render))
+        .fallback(error::no_route)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            metrics::count,
+        ))
+        .with_state(app)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests
+/// finish. Open WebSocket subscriptions are closed with a close frame saying the server is
+/// shutting down (they are not waited for).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        // Small WebSocket frames must not wait for delayed ACKs.
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {err}");
+        }
+    });
+    let (stop, stopping) = watch::channel(false);
+    let router = router.layer(Extension(ShuttingDown(stopping)));
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stop.send_replace(true);
+        })
+        .await
+}
+
+/// Turns true when [`serve`] starts shutting down (a request extension added by it).
+#[derive(Clone)]
+pub(crate) struct ShuttingDown(watch::Receiver<bool>);
+
+impl ShuttingDown {
+    /// Completes once the server is shutting down (or its signal is gone).
+    pub(crate) async fn wait(&mut self) {
+        // An error means the sender is gone: the server stopped.
+        let _ = self.0.wait_for(|stopping| *stopping).await;
+    }
+}
+
+/// Runs CPU-heavy encoding off the async workers.
+pub(crate) async fn offload<T, F>(work: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| ApiError::Internal(format!("encoding task failed: {err}")))?
+}

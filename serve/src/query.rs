@@ -1,0 +1,248 @@
+//! The view a request names and its query parameters.
+//!
+//! Reserved parameter names are `limit`, `cursor`, `format` and `after`; every other
+//! parameter is an equality filter on a column of the view (`Filter::parse` types the value).
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use twinflow_views::{Filter, PageCursor, ViewId};
+
+use crate::error::ApiError;
+
+/// Rows per page when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 1000;
+/// The largest accepted `limit`.
+pub const MAX_LIMIT: usize = 1_000_000;
+
+/// How a page of rows is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// `{"view", "as_of", "rows", "next"}`.
+    Json,
+    /// An Arrow IPC stream.
+    Arrow,
+}
+
+/// A request's view and query parameters, parsed and checked against the view's columns.
+pub struct ViewQuery {
+    view: ViewId,
+    filter: Filter,
+    filter_pairs: Vec<(String, String)>,
+    limit: Option<usize>,
+    cursor: Option<PageCursor>,
+    format: Option<Format>,
+    after: Option<u64>,
+}
+
+/// What a read of a view asks for.
+#[derive(Clone)]
+pub struct ReadQuery {
+    /// The view.
+    pub view: ViewId,
+    /// The rows wanted.
+    pub filter: Filter,
+    /// The filter's `(column, value)` pairs as given, sorted: identifies the filter in cache keys.
+    pub filter_pairs: Vec<(String, String)>,
+    /// At most this many rows.
+    pub limit: usize,
+    /// Where to continue.
+    pub cursor: Option<PageCursor>,
+    /// The encoding.
+    pub format: Format,
+}
+
+/// What a subscription asks for.
+pub struct SubscribeQuery {
+    /// The view.
+    pub view: ViewId,
+    /// The rows wanted.
+    pub filter: Filter,
+    /// Resume after this `as_of` instead of starting from a snapshot.
+    pub after: Option<u64>,
+}
+
+impl ViewQuery {
+    /// Parses the raw query string of a request on `view`.
+    pub fn parse(view: ViewId, query: &str) -> Result<Self, ApiError> {
+        let mut parsed = ViewQuery {
+            view,
+            filter: Filter::default(),
+            filter_pairs: Vec::new(),
+            limit: None,
+            cursor: None,
+            format: None,
+            after: None,
+        };
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            match name.as_ref() {
+                "limit" => set_once(&mut parsed.limit, "limit", parse_limit(&value)?)?,
+                "cursor" => {
+                    let cursor = value.parse::<PageCursor>().map_err(ApiError::BadCursor)?;
+                    set_once(&mut parsed.cursor, "cursor", cursor)?;
+                }
+                "format" => set_once(&mut parsed.format, "format", parse_format(&value)?)?,
+                "after" => {
+                    let after = value
+                        .parse()
+                        .map_err(|_| ApiError::BadAfter(value.clone().into_owned()))?;
+                    set_once(&mut parsed.after, "after", after)?;
+                }
+                _ => parsed
+                    .filter_pairs
+                    .push((name.into_owned(), value.into_owned())),
+            }
+        }
+        parsed.filter_pairs.sort();
+        if let Some(pair) = parsed
+            .filter_pairs
+            .windows(2)
+            .find(|pair| pair[0].0 == pair[1].0)
+        {
+            return Err(ApiError::Repeated(pair[0].0.clone()));
+        }
+        parsed.filter = Filter::parse(
+            view.schema(),
+            parsed
+                .filter_pairs
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )?;
+        Ok(parsed)
+    }
+
+    /// The parameters of a read (`after` does not apply).
+    pub fn into_read(self) -> Result<ReadQuery, ApiError> {
+        if self.after.is_some() {
+            return Err(ApiError::NotApplicable {
+                param: "after",
+                endpoint: "reads (it resumes subscriptions)",
+            });
+        }
+        Ok(ReadQuery {
+            view: self.view,
+            filter: self.filter,
+            filter_pairs: self.filter_pairs,
+            limit: self.limit.unwrap_or(DEFAULT_LIMIT),
+            cursor: self.cursor,
+            format: self.format.unwrap_or(Format::Json),
+        })
+    }
+
+    /// The parameters of a subscription (`limit`, `cursor` and `format` do not apply).
+    pub fn into_subscribe(self) -> Result<SubscribeQuery, ApiError> {
+        let endpoint = "subscriptions";
+        if self.limit.is_some() {
+            return Err(ApiError::NotApplicable {
+                param: "limit",
+                endpoint,
+            });
+        }
+        if self.cursor.is_some() {
+            return Err(ApiError::NotApplicable {
+                param: "cursor",
+                endpoint,
+            });
+        }
+        if self.format.is_some() {
+            return Err(ApiError::NotApplicable {
+                param: "format",
+                endpoint,
+            });
+        }
+        Ok(SubscribeQuery {
+            view: self.view,
+            filter: self.filter,
+            after: self.after,
+        })
+    }
+}
+
+fn set_once<T>(slot: &mut Option<T>, name: &str, value: T) -> Result<(), ApiError> {
+    if slot.replace(value).is_some() {
+        return Err(ApiError::Repeated(name.to_owned()));
+    }
+    Ok(())
+}
+
+fn parse_limit(value: &str) -> Result<usize, ApiError> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+        .ok_or_else(|| ApiError::BadLimit {
+            max: MAX_LIMIT,
+            given: value.to_owned(),
+        })
+}
+
+fn parse_format(value: &str) -> Result<Format, ApiError> {
+    match value {
+        "json" => Ok(Format::Json),
+        "arrow" => Ok(Format::Arrow),
+        other => Err(ApiError::UnknownFormat(other.to_owned())),
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ViewQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(name) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|err| ApiError::BadPath(err.body_text()))?;
+        let view = name
+            .parse::<ViewId>()
+            .map_err(|_| ApiError::UnknownView(name))?;
+        ViewQuery::parse(view, parts.uri.query().unwrap_or(""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(query: &str) -> Result<ViewQuery, ApiError> {
+        ViewQuery::parse(ViewId::Occupancy, query)
+    }
+
+    #[test]
+    fn reserved_names_and_filters() {
+        let read =
+            parse("company_id=2&limit=5&format=arrow&kind=lab%20a").and_then(ViewQuery::into_read);
+        let read = read.expect("valid");
+        assert_eq!(read.limit, 5);
+        assert_eq!(read.format, Format::Arrow);
+        assert_eq!(read.filter.company(), Some(2));
+        assert_eq!(
+            read.filter_pairs,
+            vec![
+                ("company_id".into(), "2".into()),
+                ("kind".into(), "lab a".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_what_does_not_apply() {
+        for query in [
+            "limit=0",
+            "limit=1000001",
+            "limit=x",
+            "format=csv",
+            "cursor=zz",
+            "nope=1",
+            "room_id=x",
+            "limit=1&limit=2",
+            "company_id=1&company_id=1",
+        ] {
+            assert!(parse(query).is_err(), "{query}");
+        }
+        assert!(parse("after=3").and_then(ViewQuery::into_read).is_err());
+        assert!(parse("limit=3")
+            .and_then(ViewQuery::into_subscribe)
+            .is_err());
+        assert!(parse("after=3&company_id=1")
+            .and_then(ViewQuery::into_subscribe)
+            .is_ok());
+    }
+}

@@ -1,0 +1,108 @@
+//! `GET /v1/status` and `GET /healthz`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Serialize, Serializer};
+use twinflow_views::{SourceProgress, ViewId};
+
+use crate::AppState;
+
+/// Milliseconds since the epoch, now.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Now minus the source commit time of the last transaction applied from `progress`'s
+/// source (ms, at least 0).
+pub(crate) fn lag_ms(progress: &SourceProgress, now_ms: u64) -> u64 {
+    now_ms.saturating_sub(progress.last_commit_ms)
+}
+
+/// One source's progress and lag.
+#[derive(Serialize)]
+struct SourceStatus<'a> {
+    #[serde(flatten)]
+    progress: &'a SourceProgress,
+    lag_ms: u64,
+}
+
+/// A JSON object of `(key, value)` pairs, in their order.
+struct Pairs<K, V>(Vec<(K, V)>);
+
+impl<K: Serialize, V: Serialize> Serialize for Pairs<K, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+#[derive(Serialize)]
+struct ViewStatus {
+    rows: usize,
+    changed_at: u64,
+    subscribers: usize,
+}
+
+/// The status response.
+#[derive(Serialize)]
+struct Status<'a> {
+    as_of: u64,
+    committed_ms: u64,
+    now_ms: u64,
+    uptime_s: u64,
+    sources: Vec<SourceStatus<'a>>,
+    views: Pairs<&'static str, ViewStatus>,
+    dead_letters: u64,
+    counters: Pairs<&'static str, f64>,
+}
+
+/// The engine's position, source lags, views and counters.
+pub async fn status(State(app): State<AppState>) -> Response {
+    let snapshot = app.state().snapshot();
+    let now = now_ms();
+    let status = Status {
+        as_of: snapshot.as_of,
+        committed_ms: snapshot.committed_ms,
+        now_ms: now,
+        uptime_s: app.started().elapsed().as_secs(),
+        sources: snapshot
+            .sources()
+            .iter()
+            .map(|progress| SourceStatus {
+                progress,
+                lag_ms: lag_ms(progress, now),
+            })
+            .collect(),
+        views: Pairs(
+            ViewId::ALL
+                .into_iter()
+                .map(|view| {
+                    let status = ViewStatus {
+                        rows: snapshot.len(view),
+                        changed_at: snapshot.changed_at(view),
+                        subscribers: app.state().subscribers(view),
+                    };
+                    (view.name(), status)
+                })
+                .collect(),
+        ),
+        dead_letters: app.info().dead_letter_count(),
+        counters: Pairs(
+            app.info()
+                .counters()
+                .into_iter()
+                .map(|(name, _, value)| (name, value))
+                .collect(),
+        ),
+    };
+    Json(&status).into_response()
+}
+
+/// Liveness: `ok` while the server answers.
+pub async fn healthz() -> &'static str {
+    "ok"
+}

@@ -1,0 +1,293 @@
+//! `GET /v1/views/{view}/subscribe`: a WebSocket of one view's changes, filtered per
+//! subscriber.
+//!
+//! The server sends JSON text messages:
+//! 1. `{"type":"snapshot","view","as_of","reset":false,"rows"}` with every matching row; or,
+//!    with `after=A` that can be resumed, the retained changes after `A` instead; or, when it
+//!    cannot be resumed, a snapshot with `"reset":true` and the `"reason"`.
+//! 2. `{"type":"changes","view","as_of","upserts":[rows],"deletes":[keys]}`, one per `as_of`
+//!    with matching changes.
+//! 3. `{"type":"progress","as_of"}` after a second without other messages.
+//! 4. A subscriber that falls more than the broadcast queue behind gets a fresh snapshot with
+//!    `"reset":true,"reason":"too_slow"`; one whose socket does not take a message within
+//!    [`WRITE_TIMEOUT`] is closed with a reason.
+//!
+//! The engine never waits for a subscriber: it broadcasts into a bounded queue per
+//! subscriber, and this task alone writes to the socket.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use axum::Extension;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::broadcast::Receiver;
+use tokio::time::{sleep_until, timeout, Instant};
+use twinflow_views::{Filter, ResetReason, Snapshot, Subscription, ViewDelta, ViewId};
+
+use crate::error::ApiError;
+use crate::query::{SubscribeQuery, ViewQuery};
+use crate::{json, offload, AppState, ShuttingDown};
+
+/// A progress message goes out after this long without other messages.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// A subscriber whose socket does not take a message within this long is closed.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the close frame to such a subscriber may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// The longest close reason the protocol allows, in bytes.
+const MAX_CLOSE_REASON: usize = 123;
+
+/// Checks the view and filters (answering errors like a read would), then upgrades.
+pub async fn subscribe(
+    State(app): State<AppState>,
+    query: ViewQuery,
+    shutting_down: Option<Extension<ShuttingDown>>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let query = query.into_subscribe()?;
+    let upgrade = upgrade?;
+    let shutting_down = shutting_down.map(|Extension(signal)| signal);
+    Ok(upgrade.on_upgrade(move |socket| Session::run(app, query, shutting_down, socket)))
+}
+
+/// Why a session ends.
+enum End {
+    /// The client closed the connection or it broke.
+    Gone,
+    /// A write did not complete within [`WRITE_TIMEOUT`].
+    TooSlow,
+    /// The engine stopped publishing.
+    Stopped,
+    /// The server is shutting down.
+    ShuttingDown,
+    /// A message could not be encoded.
+    Internal(String),
+}
+
+/// What woke the session up.
+enum Event {
+    Incoming(Option<Result<Message, axum::Error>>),
+    Delta(Result<Arc<ViewDelta>, RecvError>),
+    Idle,
+    ShuttingDown,
+}
+
+/// One subscriber's connection.
+struct Session {
+    app: AppState,
+    view: ViewId,
+    filter: Arc<Filter>,
+    sink: SplitSink<WebSocket, Message>,
+    receiver: Receiver<Arc<ViewDelta>>,
+    /// The server's shutdown signal, when it has one.
+    shutting_down: Option<ShuttingDown>,
+    /// The client has every change up to this `as_of` (through a snapshot or resumed changes).
+    floor: u64,
+    last_sent: Instant,
+}
+
+impl Session {
+    async fn run(
+        app: AppState,
+        query: SubscribeQuery,
+        shutting_down: Option<ShuttingDown>,
+        socket: WebSocket,
+    ) {
+        let (sink, mut incoming) = socket.split();
+        let Subscription {
+            snapshot,
+            resume,
+            receiver,
+        } = app.state().subscribe(query.view, query.after);
+        let mut session = Session {
+            app,
+            view: query.view,
+            filter: Arc::new(query.filter),
+            sink,
+            receiver,
+            shutting_down,
+            floor: snapshot.as_of,
+            last_sent: Instant::now(),
+        };
+        let started = match resume {
+            None => session.send_snapshot(snapshot, None).await,
+            Some(Err(reason)) => session.send_snapshot(snapshot, Some(reason)).await,
+            Some(Ok(deltas)) => session.send_resumed(&deltas).await,
+        };
+        let end = match started {
+            Ok(()) => session.follow(&mut incoming).await,
+            Err(end) => end,
+        };
+        session.close(end).await;
+    }
+
+    /// Sends live changes and progress until the session ends.
+    async fn follow(&mut self, incoming: &mut SplitStream<WebSocket>) -> End {
+        loop {
+            let idle = sleep_until(self.last_sent + PROGRESS_EVERY);
+            let event = tokio::select! {
+                message = incoming.next() => Event::Incoming(message),
+                delta = self.receiver.recv() => Event::Delta(delta),
+                () = idle => Event::Idle,
+                () = shutdown(&mut self.shutting_down) => Event::ShuttingDown,
+            };
+            let step = match event {
+                // Client messages other than a close mean nothing here (pings are answered
+                // by the socket itself).
+                Event::Incoming(Some(Ok(Message::Close(_))) | Some(Err(_)) | None) => {
+                    Err(End::Gone)
+                }
+                Event::Incoming(Some(Ok(_))) => Ok(()),
+                Event::Delta(delta) => self.on_delta(delta).await,
+                Event::Idle => self.send_progress().await,
+                Event::ShuttingDown => Err(End::ShuttingDown),
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    async fn on_delta(&mut self, delta: Result<Arc<ViewDelta>, RecvError>) -> Result<(), End> {
+        match delta {
+            // The snapshot (or the resumed changes) already has what is not above the floor.
+            Ok(delta) if delta.as_of <= self.floor => Ok(()),
+            Ok(delta) => self.send_changes(&delta).await,
+            Err(RecvError::Lagged(_)) => self.reset(ResetReason::TooSlow).await,
+            Err(RecvError::Closed) => Err(End::Stopped),
+        }
+    }
+
+    /// Starts over from a fresh subscription and snapshot.
+    async fn reset(&mut self, reason: ResetReason) -> Result<(), End> {
+        let Subscription {
+            snapshot, receiver, ..
+        } = self.app.state().subscribe(self.view, None);
+        self.receiver = receiver;
+        self.floor = snapshot.as_of;
+        self.send_snapshot(snapshot, Some(reason)).await
+    }
+
+    async fn send_snapshot(
+        &mut self,
+        snapshot: Arc<Snapshot>,
+        reset: Option<ResetReason>,
+    ) -> Result<(), End> {
+        let (view, filter) = (self.view, self.filter.clone());
+        let text = offload(move || Ok(json::snapshot_message(view, &snapshot, &filter, reset)))
+            .await
+            .map_err(|err| End::Internal(err.to_string()))?;
+        self.send(text).await
+    }
+
+    async fn send_resumed(&mut self, deltas: &[Arc<ViewDelta>]) -> Result<(), End> {
+        for delta in deltas {
+            self.send_changes(delta).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_changes(&mut self, delta: &ViewDelta) -> Result<(), End> {
+        match json::changes_message(self.view, delta, &self.filter) {
+            Some(text) => self.send(text).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Sends the changes already broadcast up to the broadcast `as_of`, then progress to it.
+    async fn send_progress(&mut self) -> Result<(), End> {
+        let as_of = self.app.state().broadcast_as_of();
+        loop {
+            let delta = match self.receiver.try_recv() {
+                Ok(delta) => Ok(delta),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
+                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+            };
+            let past_progress = delta.as_ref().is_ok_and(|delta| delta.as_of > as_of);
+            self.on_delta(delta).await?;
+            if past_progress {
+                break;
+            }
+        }
+        self.send(json::progress_message(as_of.max(self.floor)))
+            .await
+    }
+
+    async fn send(&mut self, text: String) -> Result<(), End> {
+        match timeout(WRITE_TIMEOUT, self.sink.send(Message::Text(text.into()))).await {
+            Ok(Ok(())) => {
+                self.last_sent = Instant::now();
+                Ok(())
+            }
+            Ok(Err(_)) => Err(End::Gone),
+            Err(_) => Err(End::TooSlow),
+        }
+    }
+
+    async fn close(mut self, end: End) {
+        let (code, reason) = match end {
+            End::Gone => return,
+            End::TooSlow => (
+                close_code::POLICY,
+                format!(
+                    "client too slow: a message was not taken within {}s",
+                    WRITE_TIMEOUT.as_secs()
+                ),
+            ),
+            End::Stopped => (
+                close_code::AWAY,
+                "the engine stopped publishing changes".to_owned(),
+            ),
+            End::ShuttingDown => (close_code::AWAY, "the server is shutting down".to_owned()),
+            End::Internal(message) => {
+                tracing::error!(view = %self.view, "subscription failed: {message}");
+                (close_code::ERROR, message)
+            }
+        };
+        tracing::debug!(view = %self.view, "closing subscription: {reason}");
+        let frame = CloseFrame {
+            code,
+            reason: truncate(reason, MAX_CLOSE_REASON).into(),
+        };
+        // The client may be unable to take even this: give up after a while.
+        let _ = timeout(CLOSE_TIMEOUT, self.sink.send(Message::Close(Some(frame)))).await;
+    }
+}
+
+/// Completes when the server shuts down; never without a signal.
+async fn shutdown(signal: &mut Option<ShuttingDown>) {
+    match signal {
+        Some(signal) => signal.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary.
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let cut = (0..=max)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        text.truncate(cut);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_fit() {
+        assert_eq!(truncate("é".repeat(100), 123).len(), 122);
+        assert_eq!(truncate("short".to_owned(), 123), "short");
+    }
+}

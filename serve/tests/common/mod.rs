@@ -1,0 +1,325 @@
+//! A served state behind a real socket, a tiny HTTP/1.1 client and a WebSocket client.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::{HeaderMap, Method, Request};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Map, Value};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use twinflow_serve::EngineInfo;
+use twinflow_views::{
+    Commit, Datum, Key, Row, ServedState, SourceProgress, StateConfig, StateWriter, ViewId,
+};
+
+/// The failure bound of every wait.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Waits for `future`, failing the test after [`PATIENCE`].
+pub async fn within<T>(future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(PATIENCE, future)
+        .await
+        .expect("timed out")
+}
+
+/// Fixed engine counters.
+pub struct Info;
+
+impl EngineInfo for Info {
+    fn dead_letter_count(&self) -> u64 {
+        7
+    }
+
+    fn counters(&self) -> Vec<(&'static str, &'static str, f64)> {
+        vec![("changes_applied_total", "Row changes applied.", 42.0)]
+    }
+}
+
+/// The API on a local port over a state the test commits to.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The state it serves.
+    pub state: ServedState,
+    writer: StateWriter,
+    /// Every view's rows, as the test committed them.
+    pub rows: BTreeMap<(ViewId, Key), Row>,
+    /// The last committed `as_of`.
+    pub as_of: u64,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Server {
+    /// Serves a fresh state on `127.0.0.1:0`.
+    pub async fn start(config: StateConfig) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Server::start_on(listener, config)
+    }
+
+    /// Serves a fresh state on `listener`.
+    pub fn start_on(listener: TcpListener, config: StateConfig) -> Server {
+        let addr = listener.local_addr().expect("local addr");
+        let (state, writer) = ServedState::new(config);
+        let router = twinflow_serve::router(state.clone(), Arc::new(Info));
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(twinflow_serve::serve(listener, router, async move {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            state,
+            writer,
+            rows: BTreeMap::new(),
+            as_of: 0,
+            shutdown: Some(shutdown),
+        }
+    }
+
+    /// Starts the server's graceful shutdown.
+    pub fn shut_down(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    /// Commits the next `as_of`: `puts` insert or replace rows (by key), `deletes` remove keys.
+    pub fn commit(&mut self, puts: Vec<(ViewId, Row)>, deletes: Vec<(ViewId, Key)>) -> u64 {
+        self.as_of += 1;
+        let mut updates = Vec::new();
+        for (view, key) in deletes {
+            if let Some(old) = self.rows.remove(&(view, key)) {
+                updates.push((view, old, -1));
+            }
+        }
+        for (view, row) in puts {
+            let key = view.schema().key_of(&row);
+            if let Some(old) = self.rows.insert((view, key), row.clone()) {
+                updates.push((view, old, -1));
+            }
+            updates.push((view, row, 1));
+        }
+        let sources = vec![SourceProgress {
+            source: "mysql-main".into(),
+            position: json!({"file": "binlog.000001", "pos": self.as_of}),
+            last_commit_ms: 1,
+            applied_ms: 2,
+        }];
+        self.writer.commit(Commit {
+            as_of: self.as_of,
+            updates,
+            sources,
+        });
+        self.as_of
+    }
+
+    /// Commits `rows` of `occupancy`.
+    pub fn put_rooms(&mut self, rows: Vec<Row>) -> u64 {
+        self.commit(
+            rows.into_iter()
+                .map(|row| (ViewId::Occupancy, row))
+                .collect(),
+            Vec::new(),
+        )
+    }
+
+    /// Commits the deletion of `rooms` from `occupancy`.
+    pub fn delete_rooms(&mut self, rooms: &[i64]) -> u64 {
+        self.commit(
+            Vec::new(),
+            rooms
+                .iter()
+                .map(|room| (ViewId::Occupancy, Key::new(&[*room])))
+                .collect(),
+        )
+    }
+
+    /// The committed rows of `view` matching `keep`, as JSON objects in (company, key) order.
+    pub fn expected(&self, view: ViewId, keep: impl Fn(&Row) -> bool) -> Vec<Value> {
+        let mut rows: Vec<&Row> = self
+            .rows
+            .iter()
+            .filter(|((v, _), row)| *v == view && keep(row))
+            .map(|(_, row)| row)
+            .collect();
+        rows.sort_by_key(|row| (row[0].as_int(), view.schema().key_of(row)));
+        rows.into_iter().map(|row| row_json(view, row)).collect()
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Reply {
+        request(self.addr, Method::GET, path).await
+    }
+
+    /// Opens a WebSocket on `path`.
+    pub async fn subscribe(&self, path: &str) -> Ws {
+        let (ws, _) = within(tokio_tungstenite::connect_async(format!(
+            "ws://{}{path}",
+            self.addr
+        )))
+        .await
+        .expect("websocket");
+        ws
+    }
+}
+
+/// An `occupancy` row: room `room` of `company`, `assigned` people in it.
+pub fn room(company: i64, room: i64, assigned: i64) -> Row {
+    let building = company * 100 + room % 3;
+    Arc::from(vec![
+        Datum::Int(company),
+        Datum::Int(building),
+        Datum::Int(building * 10 + room % 2),
+        Datum::Int(room),
+        Datum::Text(format!("Room \"{room}\"").into()),
+        Datum::Text(if room % 2 == 0 { "office" } else { "lab" }.into()),
+        Datum::Int(10),
+        Datum::Int(2),
+        Datum::Int(4),
+        Datum::Int(assigned),
+        Datum::Int(1),
+    ])
+}
+
+/// A row as the API's JSON object, computed independently of the API's encoder.
+pub fn row_json(view: ViewId, row: &[Datum]) -> Value {
+    let mut object = Map::new();
+    for (column, value) in view.schema().columns.iter().zip(row) {
+        let value = match value {
+            Datum::Null => Value::Null,
+            Datum::Int(i) => json!(i),
+            Datum::Float(f) => json!(f),
+            Datum::Text(s) => json!(s.as_ref()),
+        };
+        object.insert(column.name.to_owned(), value);
+    }
+    Value::Object(object)
+}
+
+/// An HTTP response, read whole.
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {:?}", self.body))
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// Asserts a JSON error with `status` whose message contains `needle`.
+    pub fn assert_error(&self, status: u16, needle: &str) {
+        assert_eq!(self.status, status, "{:?}", self.body);
+        assert_eq!(self.header(CONTENT_TYPE.as_str()), Some("application/json"));
+        let message = self.json()["error"]
+            .as_str()
+            .map(str::to_owned)
+            .expect("an error message");
+        assert!(
+            message.contains(needle),
+            "`{message}` does not mention `{needle}`"
+        );
+    }
+}
+
+/// One request on a fresh connection.
+pub async fn request(addr: SocketAddr, method: Method, path: &str) -> Reply {
+    within(async {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(connection);
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(HOST, "localhost")
+            .body(Empty::<Bytes>::new())
+            .expect("request");
+        let response = sender.send_request(request).await.expect("response");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("body").to_bytes();
+        Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
+    })
+    .await
+}
+
+/// A WebSocket client.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What a subscriber receives.
+#[derive(Debug)]
+pub enum Received {
+    /// A JSON text message.
+    Json(Value),
+    /// A close frame with its reason.
+    Close(String),
+}
+
+/// The next text message or close frame (pings and pongs skipped).
+pub async fn receive<S>(ws: &mut WebSocketStream<S>) -> Received
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        match within(ws.next()).await.expect("open").expect("message") {
+            Message::Text(text) => {
+                return Received::Json(serde_json::from_str(&text).expect("JSON message"))
+            }
+            Message::Close(frame) => {
+                return Received::Close(frame.map(|f| f.reason.to_string()).unwrap_or_default())
+            }
+            _ => continue,
+        }
+    }
+}
+
+/// The next JSON message, progress included.
+pub async fn next_json<S>(ws: &mut WebSocketStream<S>) -> Value
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match receive(ws).await {
+        Received::Json(value) => value,
+        Received::Close(reason) => panic!("closed: {reason}"),
+    }
+}
+
+/// The next JSON message that is not progress.
+pub async fn next_update<S>(ws: &mut WebSocketStream<S>) -> Value
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        let message = next_json(ws).await;
+        if message["type"] != "progress" {
+            return message;
+        }
+    }
+}
