@@ -33,7 +33,11 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { workers: 2, queue: 64, max_inflight: 4 }
+        EngineConfig {
+            workers: 2,
+            queue: 16,
+            max_inflight: 4,
+        }
     }
 }
 
@@ -71,8 +75,9 @@ impl Engine {
         let projector = Projector::new()?;
         let peers = config.workers.max(1);
         let (publisher_tx, publisher_rx) = crossbeam_channel::unbounded();
-        let (senders, receivers): (Vec<_>, Vec<_>) =
-            (0..peers).map(|_| crossbeam_channel::bounded(config.queue.max(1))).unzip();
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..peers)
+            .map(|_| crossbeam_channel::bounded(config.queue.max(1)))
+            .unzip();
         let receivers: Mutex<Vec<Option<Receiver<Arc<TimestampedBatch>>>>> =
             Mutex::new(receivers.into_iter().map(Some).collect());
         let output = publisher_tx.clone();
@@ -106,7 +111,11 @@ impl Engine {
                         Err(TryRecvError::Disconnected) => return,
                     }
                 }
-                worker.step_or_park(Some(if fed { Duration::ZERO } else { Duration::from_millis(1) }));
+                worker.step_or_park(Some(if fed {
+                    Duration::ZERO
+                } else {
+                    Duration::from_millis(1)
+                }));
             }
         })
         .map_err(EngineError::Start)?;
@@ -119,17 +128,27 @@ impl Engine {
                 .spawn(move || publish(publisher_rx, writer, peers, &metrics))
                 .map_err(|e| EngineError::Start(e.to_string()))?
         };
-        Ok(Engine { workers: senders, publisher_tx, guards, publisher, metrics })
+        Ok(Engine {
+            workers: senders,
+            publisher_tx,
+            guards,
+            publisher,
+            metrics,
+        })
     }
 
     /// Hands one batch to every worker; blocks while their queues are full.
     pub fn send(&self, batch: TimestampedBatch) -> Result<(), EngineError> {
         if let TimestampedBatch::Seal(seal) = &batch {
-            self.publisher_tx.send(ToPublisher::Sealed(seal.clone(), Instant::now())).map_err(|_| EngineError::Stopped)?;
+            self.publisher_tx
+                .send(ToPublisher::Sealed(seal.clone(), Instant::now()))
+                .map_err(|_| EngineError::Stopped)?;
         }
         let batch = Arc::new(batch);
         for worker in &self.workers {
-            worker.send(batch.clone()).map_err(|_| EngineError::Stopped)?;
+            worker
+                .send(batch.clone())
+                .map_err(|_| EngineError::Stopped)?;
         }
         Ok(())
     }
@@ -142,7 +161,13 @@ impl Engine {
     /// Stops taking input, lets the workers finish what they have, and waits for the
     /// publisher to commit it.
     pub fn shutdown(self) {
-        let Engine { workers, publisher_tx, guards, publisher, .. } = self;
+        let Engine {
+            workers,
+            publisher_tx,
+            guards,
+            publisher,
+            ..
+        } = self;
         drop(workers);
         drop(publisher_tx);
         for result in guards.join() {
@@ -171,11 +196,18 @@ fn feed(inputs: &mut BaseInputs, batch: &TimestampedBatch) {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Collects the workers' output and commits every timestamp once all workers are past it.
-fn publish(input: Receiver<ToPublisher>, mut writer: StateWriter, peers: usize, metrics: &EngineMetrics) {
+fn publish(
+    input: Receiver<ToPublisher>,
+    mut writer: StateWriter,
+    peers: usize,
+    metrics: &EngineMetrics,
+) {
     let mut frontier = MutableAntichain::new();
     frontier.update_iter([(0, peers as i64)]);
     let mut pending: Vec<Update> = Vec::new();
@@ -194,11 +226,20 @@ fn publish(input: Receiver<ToPublisher>, mut writer: StateWriter, peers: usize, 
         }
         // Every sealed timestamp the frontier has passed is complete.
         let complete: Vec<(Seal, Instant)> = {
-            let done: Vec<Time> = seals.keys().copied().take_while(|ts| !frontier.less_equal(ts)).collect();
-            done.into_iter().filter_map(|ts| seals.remove(&ts)).collect()
+            let done: Vec<Time> = seals
+                .keys()
+                .copied()
+                .take_while(|ts| !frontier.less_equal(ts))
+                .collect();
+            done.into_iter()
+                .filter_map(|ts| seals.remove(&ts))
+                .collect()
         };
-        let Some(as_of) = complete.last().map(|(seal, _)| seal.ts) else { continue };
-        let (ready, later): (Vec<Update>, Vec<Update>) = pending.drain(..).partition(|(_, t, _)| *t <= as_of);
+        let Some(as_of) = complete.last().map(|(seal, _)| seal.ts) else {
+            continue;
+        };
+        let (ready, later): (Vec<Update>, Vec<Update>) =
+            pending.drain(..).partition(|(_, t, _)| *t <= as_of);
         pending = later;
         let applied_ms = now_ms();
         let mut sources: BTreeMap<String, SourceProgress> = BTreeMap::new();
@@ -218,11 +259,17 @@ fn publish(input: Receiver<ToPublisher>, mut writer: StateWriter, peers: usize, 
         let view_updates = ready.len() as u64;
         writer.commit(Commit {
             as_of,
-            updates: ready.into_iter().map(|((view, row), _, diff)| (view, row, diff as i64)).collect(),
+            updates: ready
+                .into_iter()
+                .map(|((view, row), _, diff)| (view, row, diff as i64))
+                .collect(),
             sources: sources.into_values().collect(),
         });
         let now = Instant::now();
-        let latencies: Vec<Duration> = complete.iter().map(|(_, at)| now.duration_since(*at)).collect();
+        let latencies: Vec<Duration> = complete
+            .iter()
+            .map(|(_, at)| now.duration_since(*at))
+            .collect();
         let transactions = complete.iter().map(|(s, _)| s.transactions).sum();
         let changes = complete.iter().map(|(s, _)| s.changes).sum();
         metrics.record_commit(as_of, transactions, changes, view_updates, &latencies);

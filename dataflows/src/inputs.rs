@@ -27,7 +27,13 @@ pub struct KeyedInput<R: differential_dataflow::Data> {
 impl<R: differential_dataflow::Data + PartialEq> KeyedInput<R> {
     fn new<'s>(scope: &Scope<'s, Time>) -> (Self, VecCollection<'s, Time, R>) {
         let (session, collection) = scope.new_collection();
-        (KeyedInput { current: HashMap::new(), session }, collection)
+        (
+            KeyedInput {
+                current: HashMap::new(),
+                session,
+            },
+            collection,
+        )
     }
 
     /// Makes `record` (or nothing) the current record of `key`, emitting the difference.
@@ -192,7 +198,9 @@ impl BaseInputs {
     fn set(&mut self, table: TableId, key: i64, row: Option<&Row>) {
         let p = &self.projector;
         match table {
-            TableId::Company => self.live_companies.set(key, row.and_then(|r| p.live_company(r))),
+            TableId::Company => self
+                .live_companies
+                .set(key, row.and_then(|r| p.live_company(r))),
             TableId::Function => self.functions.set(key, row.and_then(|r| p.function(r))),
             TableId::JobLevel => self.job_levels.set(key, row.and_then(|r| p.job_level(r))),
             TableId::Job => self.jobs.set(key, row.and_then(|r| p.job(r))),
@@ -207,7 +215,9 @@ impl BaseInputs {
             TableId::Room => self.rooms.set(key, row.and_then(|r| p.room(r))),
             TableId::Desk => self.desks.set(key, row.and_then(|r| p.desk(r))),
             TableId::Skill => self.skills.set(key, row.and_then(|r| p.skill(r))),
-            TableId::SkillLevel => self.skill_levels.set(key, row.and_then(|r| p.skill_level(r))),
+            TableId::SkillLevel => self
+                .skill_levels
+                .set(key, row.and_then(|r| p.skill_level(r))),
             // Tables no view reads.
             TableId::Role
             | TableId::User

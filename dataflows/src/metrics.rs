@@ -32,13 +32,24 @@ pub struct LatencySummary {
 const LATENCY_WINDOW: usize = 100_000;
 
 impl EngineMetrics {
-    pub(crate) fn record_commit(&self, as_of: u64, transactions: u64, changes: u64, view_updates: u64, latencies: &[Duration]) {
-        self.timestamps.fetch_add(latencies.len() as u64, Ordering::Relaxed);
+    pub(crate) fn record_commit(
+        &self,
+        as_of: u64,
+        transactions: u64,
+        changes: u64,
+        view_updates: u64,
+        latencies: &[Duration],
+    ) {
+        self.timestamps
+            .fetch_add(latencies.len() as u64, Ordering::Relaxed);
         self.transactions.fetch_add(transactions, Ordering::Relaxed);
         self.changes.fetch_add(changes, Ordering::Relaxed);
         self.view_updates.fetch_add(view_updates, Ordering::Relaxed);
         self.as_of.store(as_of, Ordering::Relaxed);
-        let mut recent = self.recent_latencies_us.lock().unwrap_or_else(|e| e.into_inner());
+        let mut recent = self
+            .recent_latencies_us
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         for latency in latencies {
             if recent.len() == LATENCY_WINDOW {
                 recent.pop_front();
@@ -74,7 +85,10 @@ impl EngineMetrics {
 
     /// Percentiles over the most recent timestamps' latencies; `clear` forgets them afterwards.
     pub fn latencies(&self, clear: bool) -> LatencySummary {
-        let mut recent = self.recent_latencies_us.lock().unwrap_or_else(|e| e.into_inner());
+        let mut recent = self
+            .recent_latencies_us
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut sorted: Vec<u64> = recent.iter().copied().collect();
         if clear {
             recent.clear();
@@ -85,6 +99,11 @@ impl EngineMetrics {
         }
         sorted.sort_unstable();
         let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
-        LatencySummary { samples: sorted.len(), p50_ms: at(0.5), p99_ms: at(0.99), max_ms: at(1.0) }
+        LatencySummary {
+            samples: sorted.len(),
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+        }
     }
 }

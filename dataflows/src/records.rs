@@ -158,7 +158,10 @@ struct Cols {
 
 impl Cols {
     fn index(&self, name: &str) -> Result<usize, EngineError> {
-        self.table.column(name).ok_or(EngineError::MissingColumn { table: self.table, column: name.to_owned() })
+        self.table.column(name).ok_or(EngineError::MissingColumn {
+            table: self.table,
+            column: name.to_owned(),
+        })
     }
 }
 
@@ -223,7 +226,16 @@ impl Projector {
             company_deleted_at: columns(T::Company, ["deleted_at"])?[0],
             function: columns(T::Function, ["company_id", "name", "parent_function_id"])?,
             job_level_name: columns(T::JobLevel, ["name"])?[0],
-            job: columns(T::Job, ["company_id", "function_id", "job_level_id", "title", "headcount"])?,
+            job: columns(
+                T::Job,
+                [
+                    "company_id",
+                    "function_id",
+                    "job_level_id",
+                    "title",
+                    "headcount",
+                ],
+            )?,
             people: columns(T::People, ["job_id", "table_id", "status"])?,
             job_skill: columns(T::JobSkill, ["job_id", "skill_id", "skill_level_id"])?,
             task_skill: columns(T::TaskSkill, ["task_id", "skill_id", "skill_level_id"])?,
@@ -241,7 +253,10 @@ impl Projector {
 
     /// A live company's id; `None` for a soft-deleted one.
     pub fn live_company(&self, row: &[Value]) -> Option<Id> {
-        row.get(self.company_deleted_at)?.is_null().then(|| id(row, 0)).flatten()
+        row.get(self.company_deleted_at)?
+            .is_null()
+            .then(|| id(row, 0))
+            .flatten()
     }
 
     /// A Function.
@@ -257,7 +272,10 @@ impl Projector {
 
     /// A job level.
     pub fn job_level(&self, row: &[Value]) -> Option<JobLevelRec> {
-        Some(JobLevelRec { id: id(row, 0)?, name: text(row, self.job_level_name)? })
+        Some(JobLevelRec {
+            id: id(row, 0)?,
+            name: text(row, self.job_level_name)?,
+        })
     }
 
     /// A job.
@@ -281,7 +299,11 @@ impl Projector {
             "leave" => Status::Leave,
             _ => Status::Other,
         };
-        Some(PersonRec { job_id: opt_id(row, job)?, table_id: opt_id(row, table)?, status })
+        Some(PersonRec {
+            job_id: opt_id(row, job)?,
+            table_id: opt_id(row, table)?,
+            status,
+        })
     }
 
     /// A `job_skill` row (owner = job).
@@ -306,19 +328,31 @@ impl Projector {
 
     /// A task.
     pub fn task(&self, row: &[Value]) -> Option<TaskRec> {
-        Some(TaskRec { id: id(row, 0)?, company_id: id(row, self.task_company)? })
+        Some(TaskRec {
+            id: id(row, 0)?,
+            company_id: id(row, self.task_company)?,
+        })
     }
 
     /// A building.
     pub fn building(&self, row: &[Value]) -> Option<BuildingRec> {
         let [company, name] = self.building;
-        Some(BuildingRec { id: id(row, 0)?, company_id: id(row, company)?, name: text(row, name)? })
+        Some(BuildingRec {
+            id: id(row, 0)?,
+            company_id: id(row, company)?,
+            name: text(row, name)?,
+        })
     }
 
     /// A floor.
     pub fn floor(&self, row: &[Value]) -> Option<FloorRec> {
         let [building, level, name] = self.floor;
-        Some(FloorRec { id: id(row, 0)?, building_id: id(row, building)?, level: int(row, level)?, name: text(row, name)? })
+        Some(FloorRec {
+            id: id(row, 0)?,
+            building_id: id(row, building)?,
+            level: int(row, level)?,
+            name: text(row, name)?,
+        })
     }
 
     /// A room.
@@ -349,19 +383,35 @@ impl Projector {
     /// A skill.
     pub fn skill(&self, row: &[Value]) -> Option<SkillRec> {
         let [name, category] = self.skill;
-        Some(SkillRec { id: id(row, 0)?, name: text(row, name)?, category: text(row, category)? })
+        Some(SkillRec {
+            id: id(row, 0)?,
+            name: text(row, name)?,
+            category: text(row, category)?,
+        })
     }
 
     /// A skill level.
     pub fn skill_level(&self, row: &[Value]) -> Option<SkillLevelRec> {
-        Some(SkillLevelRec { id: id(row, 0)?, level: int(row, self.skill_level_level)? })
+        Some(SkillLevelRec {
+            id: id(row, 0)?,
+            level: int(row, self.skill_level_level)?,
+        })
     }
 }
 
 fn skill_link(row: &[Value], [owner, skill, level]: [usize; 3]) -> Option<SkillLinkRec> {
-    Some(SkillLinkRec { id: id(row, 0)?, owner_id: id(row, owner)?, skill_id: id(row, skill)?, skill_level_id: id(row, level)? })
+    Some(SkillLinkRec {
+        id: id(row, 0)?,
+        owner_id: id(row, owner)?,
+        skill_id: id(row, skill)?,
+        skill_level_id: id(row, level)?,
+    })
 }
 
 fn link(row: &[Value], [left, right]: [usize; 2]) -> Option<LinkRec> {
-    Some(LinkRec { id: id(row, 0)?, left: id(row, left)?, right: id(row, right)? })
+    Some(LinkRec {
+        id: id(row, 0)?,
+        left: id(row, left)?,
+        right: id(row, right)?,
+    })
 }

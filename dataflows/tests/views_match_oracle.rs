@@ -7,11 +7,11 @@ mod common;
 use std::time::Duration;
 
 use proptest::prelude::*;
+use std::collections::BTreeSet;
 use twinflow_dataflows::{Engine, EngineConfig};
 use twinflow_ingest::reclock::Seal;
 use twinflow_ingest::{TimestampedBatch, Transaction};
 use twinflow_oracle::{diff, evaluate, RandomSource, Tables};
-use std::collections::BTreeSet;
 
 use twinflow_views::{ServedState, StateConfig, ViewId};
 
@@ -28,9 +28,17 @@ struct Harness {
 impl Harness {
     fn new(workers: usize) -> Harness {
         let (state, writer) = ServedState::new(StateConfig::default());
-        let config = EngineConfig { workers, ..EngineConfig::default() };
+        let config = EngineConfig {
+            workers,
+            ..EngineConfig::default()
+        };
         let engine = Engine::start(config, writer).expect("engine starts");
-        Harness { engine: Some(engine), state, tables: Tables::new(), ts: 0 }
+        Harness {
+            engine: Some(engine),
+            state,
+            tables: Tables::new(),
+            ts: 0,
+        }
     }
 
     /// Applies `txns` as one timestamp and waits for it to be published.
@@ -40,18 +48,30 @@ impl Harness {
         for txn in txns {
             self.tables.apply_transaction(txn);
             // Several sends per timestamp, as a large transaction delivered in parts would be.
-            let batch = TimestampedBatch::Changes { ts: self.ts, changes: txn.changes.clone() };
+            let batch = TimestampedBatch::Changes {
+                ts: self.ts,
+                changes: txn.changes.clone(),
+            };
             engine.send(batch).expect("engine accepts input");
         }
-        let seal = Seal { ts: self.ts, transactions: txns.len() as u64, ..Seal::default() };
-        engine.send(TimestampedBatch::Seal(seal)).expect("engine accepts input");
+        let seal = Seal {
+            ts: self.ts,
+            transactions: txns.len() as u64,
+            ..Seal::default()
+        };
+        engine
+            .send(TimestampedBatch::Seal(seal))
+            .expect("engine accepts input");
         wait_for_as_of(&self.state, self.ts, Duration::from_secs(30));
     }
 
     /// Compares every served view with the oracle; returns the views that had rows.
     fn check(&self) -> Result<Vec<ViewId>, String> {
         let snapshot = self.state.snapshot();
-        assert_eq!(snapshot.as_of, self.ts, "published exactly the fed timestamp");
+        assert_eq!(
+            snapshot.as_of, self.ts,
+            "published exactly the fed timestamp"
+        );
         let mut problems = Vec::new();
         let mut non_empty = Vec::new();
         for (view, expected) in evaluate(&self.tables) {
@@ -106,7 +126,9 @@ fn a_long_random_stream_equals_the_oracle_at_every_timestamp() {
     let mut seen_non_empty = BTreeSet::new();
     for step in 0..1000 {
         let faulty = step % 5 == 0;
-        let txns: Vec<Transaction> = (0..1 + step % 3).map(|_| source.next_transaction(8, faulty)).collect();
+        let txns: Vec<Transaction> = (0..1 + step % 3)
+            .map(|_| source.next_transaction(8, faulty))
+            .collect();
         harness.apply(&txns);
         match harness.check() {
             Ok(non_empty) => seen_non_empty.extend(non_empty),

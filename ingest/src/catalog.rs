@@ -66,11 +66,19 @@ impl TableSchema {
 }
 
 const fn col(name: &'static str, ty: SqlType) -> ColumnSchema {
-    ColumnSchema { name, ty, nullable: false }
+    ColumnSchema {
+        name,
+        ty,
+        nullable: false,
+    }
 }
 
 const fn null(name: &'static str, ty: SqlType) -> ColumnSchema {
-    ColumnSchema { name, ty, nullable: true }
+    ColumnSchema {
+        name,
+        ty,
+        nullable: true,
+    }
 }
 
 use SqlType::*;
@@ -261,7 +269,10 @@ mod tests {
     #[test]
     fn lookup_uses_the_services_spelling() {
         assert_eq!(TableId::lookup("twin_infra", "table"), Some(TableId::Desk));
-        assert_eq!(TableId::lookup("twin_hr", "Function"), Some(TableId::Function));
+        assert_eq!(
+            TableId::lookup("twin_hr", "Function"),
+            Some(TableId::Function)
+        );
         assert_eq!(TableId::lookup("twin_hr", "function"), None);
         assert_eq!(TableId::People.column("status"), Some(7));
     }
@@ -280,7 +291,11 @@ mod tests {
         for line in sql.lines() {
             let line = line.trim();
             if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
-                let name = rest.split_whitespace().next().unwrap_or_default().replace('`', "");
+                let name = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .replace('`', "");
                 let (db, table) = name.split_once('.').expect("qualified table name");
                 let id = TableId::lookup(db, table).unwrap_or_else(|| panic!("{name} missing"));
                 current = Some((id, Vec::new()));
@@ -292,7 +307,11 @@ mod tests {
                 }
             } else if let Some((_, cols)) = current.as_mut() {
                 let first = line.split_whitespace().next().unwrap_or_default();
-                if !first.is_empty() && first != "KEY" && first != "UNIQUE" && !first.starts_with("--") {
+                if !first.is_empty()
+                    && first != "KEY"
+                    && first != "UNIQUE"
+                    && !first.starts_with("--")
+                {
                     cols.push(first.replace('`', ""));
                 }
             }

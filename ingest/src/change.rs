@@ -22,22 +22,38 @@ pub struct RowChange {
 impl RowChange {
     /// An insert of `row`.
     pub fn insert(table: TableId, row: Row) -> Self {
-        RowChange { table, before: None, after: Some(row) }
+        RowChange {
+            table,
+            before: None,
+            after: Some(row),
+        }
     }
 
     /// An update from `before` to `after`.
     pub fn update(table: TableId, before: Row, after: Row) -> Self {
-        RowChange { table, before: Some(before), after: Some(after) }
+        RowChange {
+            table,
+            before: Some(before),
+            after: Some(after),
+        }
     }
 
     /// A delete of `row`.
     pub fn delete(table: TableId, row: Row) -> Self {
-        RowChange { table, before: Some(row), after: None }
+        RowChange {
+            table,
+            before: Some(row),
+            after: None,
+        }
     }
 
     /// The primary key (`id`, the first column) of the changed row, if it is an integer.
     pub fn key(&self) -> Option<i64> {
-        self.after.as_ref().or(self.before.as_ref()).and_then(|r| r.first()).and_then(Value::as_int)
+        self.after
+            .as_ref()
+            .or(self.before.as_ref())
+            .and_then(|r| r.first())
+            .and_then(Value::as_int)
     }
 }
 
@@ -79,7 +95,10 @@ impl fmt::Display for SourcePosition {
             SourcePosition::Binlog { gtid: Some(g), .. } => write!(f, "gtid {g}"),
             SourcePosition::Binlog { file, pos, .. } => write!(f, "{file}:{pos}"),
             SourcePosition::Kafka { offsets } => {
-                let parts: Vec<_> = offsets.iter().map(|(t, p, o)| format!("{t}[{p}]@{o}")).collect();
+                let parts: Vec<_> = offsets
+                    .iter()
+                    .map(|(t, p, o)| format!("{t}[{p}]@{o}"))
+                    .collect();
                 f.write_str(&parts.join(","))
             }
         }

@@ -36,7 +36,11 @@ pub struct DeadLetterLog {
 impl DeadLetterLog {
     /// A log that keeps the `capacity` most recent letters.
     pub fn new(capacity: usize) -> Self {
-        DeadLetterLog { capacity, total: AtomicU64::new(0), recent: Mutex::new(VecDeque::new()) }
+        DeadLetterLog {
+            capacity,
+            total: AtomicU64::new(0),
+            recent: Mutex::new(VecDeque::new()),
+        }
     }
 
     /// Records one letter.
@@ -56,7 +60,12 @@ impl DeadLetterLog {
 
     /// The retained letters, oldest first.
     pub fn recent(&self) -> Vec<DeadLetter> {
-        self.recent.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 

@@ -3,6 +3,8 @@
 //! Every source transaction lands in exactly one timestamp. Several small transactions may share
 //! a timestamp (that is what makes high change rates cheap); a timestamp is sealed when it holds
 //! enough changes, or when the input runs dry, but never while a transaction is only partly in.
+//! The changes of an open timestamp are handed on in batches of up to a chunk size, so the
+//! engine's queues see a few large batches rather than one message per transaction.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +45,8 @@ pub struct Seal {
 #[derive(Debug)]
 pub struct Reclocker {
     max_changes_per_ts: usize,
+    chunk: usize,
+    pending: Vec<RowChange>,
     open: Option<Seal>,
     next_ts: Timestamp,
     partial: usize,
@@ -55,6 +59,8 @@ impl Reclocker {
     pub fn new(first_ts: Timestamp, max_changes_per_ts: usize) -> Self {
         Reclocker {
             max_changes_per_ts: max_changes_per_ts.max(1),
+            chunk: Self::CHUNK,
+            pending: Vec::new(),
             open: None,
             next_ts: first_ts.max(1),
             partial: 0,
@@ -62,9 +68,12 @@ impl Reclocker {
         }
     }
 
-    /// The timestamp the next change would get.
-    pub fn next_timestamp(&self) -> Timestamp {
-        self.open.as_ref().map_or(self.next_ts, |o| o.ts)
+    /// Changes handed on per [`TimestampedBatch::Changes`], at most.
+    pub const CHUNK: usize = 4096;
+
+    /// The timestamp currently collecting changes, if one is open.
+    pub fn open_timestamp(&self) -> Option<Timestamp> {
+        self.open.as_ref().map(|o| o.ts)
     }
 
     /// Takes one transaction (or part of one), appending what is ready for the engine to `out`.
@@ -90,9 +99,25 @@ impl Reclocker {
                 self.partial -= 1;
             }
         }
-        self.positions.insert(txn.source.clone(), (txn.position, txn.commit_time_ms));
-        if !txn.changes.is_empty() {
-            out.push(TimestampedBatch::Changes { ts, changes: txn.changes });
+        self.positions
+            .insert(txn.source.clone(), (txn.position, txn.commit_time_ms));
+        if self.pending.is_empty() && txn.changes.len() >= self.chunk {
+            out.push(TimestampedBatch::Changes {
+                ts,
+                changes: txn.changes,
+            });
+            return;
+        }
+        self.pending.extend(txn.changes);
+        if self.pending.len() >= self.chunk {
+            self.flush(ts, out);
+        }
+    }
+
+    fn flush(&mut self, ts: Timestamp, out: &mut Vec<TimestampedBatch>) {
+        if !self.pending.is_empty() {
+            let changes = std::mem::replace(&mut self.pending, Vec::with_capacity(self.chunk));
+            out.push(TimestampedBatch::Changes { ts, changes });
         }
     }
 
@@ -105,7 +130,10 @@ impl Reclocker {
 
     fn open_ts(&mut self) -> Timestamp {
         if self.open.is_none() {
-            self.open = Some(Seal { ts: self.next_ts, ..Seal::default() });
+            self.open = Some(Seal {
+                ts: self.next_ts,
+                ..Seal::default()
+            });
             self.next_ts += 1;
         }
         self.open.as_ref().map_or(self.next_ts, |o| o.ts)
@@ -113,6 +141,7 @@ impl Reclocker {
 
     fn seal(&mut self, out: &mut Vec<TimestampedBatch>) {
         if let Some(mut seal) = self.open.take() {
+            self.flush(seal.ts, out);
             seal.positions = std::mem::take(&mut self.positions)
                 .into_iter()
                 .map(|(source, (position, commit))| (source, position, commit))
@@ -162,6 +191,25 @@ mod tests {
     }
 
     #[test]
+    fn changes_of_one_timestamp_travel_in_few_batches() {
+        let mut r = Reclocker::new(1, 100_000);
+        let mut out = Vec::new();
+        for seq in 0..10_000 {
+            r.push(txn(seq, 1, false), &mut out);
+        }
+        r.idle(&mut out);
+        let batches: Vec<usize> = out
+            .iter()
+            .filter_map(|b| match b {
+                TimestampedBatch::Changes { changes, .. } => Some(changes.len()),
+                TimestampedBatch::Seal(_) => None,
+            })
+            .collect();
+        assert_eq!(batches.iter().sum::<usize>(), 10_000);
+        assert_eq!(batches.len(), 10_000usize.div_ceil(Reclocker::CHUNK));
+    }
+
+    #[test]
     fn a_transaction_in_parts_is_never_split() {
         let mut r = Reclocker::new(1, 2);
         let mut out = Vec::new();
@@ -172,14 +220,16 @@ mod tests {
         r.push(txn(1, 1, false), &mut out);
         r.idle(&mut out);
         assert_eq!(seals(&out), vec![(1, 1, 15), (2, 1, 1)]);
-        let ts_of_changes: Vec<_> = out
-            .iter()
-            .filter_map(|b| match b {
-                TimestampedBatch::Changes { ts, .. } => Some(*ts),
-                TimestampedBatch::Seal(_) => None,
-            })
-            .collect();
-        assert_eq!(ts_of_changes, vec![1, 1, 1, 2]);
+        let mut changes_per_ts = BTreeMap::new();
+        for batch in &out {
+            if let TimestampedBatch::Changes { ts, changes } = batch {
+                *changes_per_ts.entry(*ts).or_insert(0) += changes.len();
+            }
+        }
+        assert_eq!(
+            changes_per_ts.into_iter().collect::<Vec<_>>(),
+            vec![(1, 15), (2, 1)]
+        );
     }
 
     #[test]
@@ -189,7 +239,9 @@ mod tests {
         r.push(txn(3, 1, false), &mut out);
         r.push(txn(4, 1, false), &mut out);
         r.idle(&mut out);
-        let TimestampedBatch::Seal(seal) = out.last().expect("sealed") else { panic!("no seal") };
+        let TimestampedBatch::Seal(seal) = out.last().expect("sealed") else {
+            panic!("no seal")
+        };
         assert_eq!(seal.ts, 7);
         assert_eq!(seal.positions.len(), 1);
         assert_eq!(seal.positions[0].1, SourcePosition::Generator { seq: 4 });

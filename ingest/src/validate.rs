@@ -63,7 +63,10 @@ pub fn check_row(table: TableId, row: &[Value]) -> Result<(), RowError> {
     for (column, value) in schema.columns.iter().zip(row) {
         if value.is_null() {
             if !column.nullable {
-                return Err(RowError::NullInNotNull { table: schema.qualified_name(), column: column.name });
+                return Err(RowError::NullInNotNull {
+                    table: schema.qualified_name(),
+                    column: column.name,
+                });
             }
             continue;
         }
@@ -86,7 +89,9 @@ pub fn check_change(change: &RowChange) -> Result<(), RowError> {
         check_row(change.table, row)?;
     }
     if change.key().is_none() {
-        return Err(RowError::NoKey { table: change.table.schema().qualified_name() });
+        return Err(RowError::NoKey {
+            table: change.table.schema().qualified_name(),
+        });
     }
     Ok(())
 }
@@ -99,7 +104,9 @@ fn fits(ty: SqlType, value: &Value) -> bool {
         (SqlType::Text, Value::Text(s)) => s.len() <= 65_535,
         (SqlType::Enum(allowed), Value::Text(s)) => allowed.contains(&&**s),
         (SqlType::Decimal(precision, scale), Value::Decimal { mantissa, scale: s }) => {
-            *s == scale && mantissa.unsigned_abs() < 10u128.pow(u32::from(precision))
+            *s == scale
+                && precision <= 18
+                && mantissa.unsigned_abs() < 10u64.pow(u32::from(precision))
         }
         (SqlType::DateTime, Value::DateTimeMillis(_)) => true,
         (SqlType::Date, Value::Date(_)) => true,
@@ -127,7 +134,13 @@ mod tests {
     use super::*;
 
     fn room(kind: &str) -> Vec<Value> {
-        vec![Value::Int(1), Value::Int(2), Value::text("R1"), Value::text(kind), Value::Int(4)]
+        vec![
+            Value::Int(1),
+            Value::Int(2),
+            Value::text("R1"),
+            Value::text(kind),
+            Value::Int(4),
+        ]
     }
 
     #[test]
@@ -137,11 +150,20 @@ mod tests {
 
     #[test]
     fn rejects_unknown_enum_values_nulls_and_arity() {
-        assert!(matches!(check_row(TableId::Room, &room("kitchen")), Err(RowError::WrongType { .. })));
+        assert!(matches!(
+            check_row(TableId::Room, &room("kitchen")),
+            Err(RowError::WrongType { .. })
+        ));
         let mut r = room("lab");
         r[2] = Value::Null;
-        assert!(matches!(check_row(TableId::Room, &r), Err(RowError::NullInNotNull { column: "name", .. })));
-        assert!(matches!(check_row(TableId::Room, &r[..3]), Err(RowError::Arity { .. })));
+        assert!(matches!(
+            check_row(TableId::Room, &r),
+            Err(RowError::NullInNotNull { column: "name", .. })
+        ));
+        assert!(matches!(
+            check_row(TableId::Room, &r[..3]),
+            Err(RowError::Arity { .. })
+        ));
     }
 
     #[test]

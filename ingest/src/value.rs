@@ -20,8 +20,8 @@ pub enum Value {
     Double(f64),
     /// `DECIMAL(p, s)`: `mantissa / 10^scale`.
     Decimal {
-        /// The digits as an integer.
-        mantissa: i128,
+        /// The digits as an integer (the contract's decimals have at most 18 digits).
+        mantissa: i64,
         /// Digits after the decimal point.
         scale: u8,
     },
@@ -114,8 +114,14 @@ impl Ord for Value {
             (Value::Int(a), Value::Int(b)) => a.cmp(b),
             (Value::Double(a), Value::Double(b)) => a.total_cmp(b),
             (
-                Value::Decimal { mantissa: a, scale: sa },
-                Value::Decimal { mantissa: b, scale: sb },
+                Value::Decimal {
+                    mantissa: a,
+                    scale: sa,
+                },
+                Value::Decimal {
+                    mantissa: b,
+                    scale: sb,
+                },
             ) => (sa, a).cmp(&(sb, b)),
             (Value::Text(a), Value::Text(b)) => a.cmp(b),
             (Value::DateTimeMillis(a), Value::DateTimeMillis(b)) => a.cmp(b),
@@ -132,14 +138,20 @@ impl fmt::Display for Value {
             Value::Int(i) => write!(f, "{i}"),
             Value::Double(d) => write!(f, "{d}"),
             Value::Decimal { mantissa, scale } => {
-                let divisor = 10i128.pow(u32::from(*scale));
+                let divisor = 10i64.pow(u32::from(*scale));
                 let sign = if *mantissa < 0 { "-" } else { "" };
                 let abs = mantissa.unsigned_abs();
                 let div = divisor.unsigned_abs();
                 if *scale == 0 {
                     write!(f, "{sign}{abs}")
                 } else {
-                    write!(f, "{sign}{}.{:0width$}", abs / div, abs % div, width = *scale as usize)
+                    write!(
+                        f,
+                        "{sign}{}.{:0width$}",
+                        abs / div,
+                        abs % div,
+                        width = *scale as usize
+                    )
                 }
             }
             Value::Text(s) => f.write_str(s),
@@ -158,9 +170,15 @@ mod tests {
 
     #[test]
     fn decimal_displays_exact_digits() {
-        let v = Value::Decimal { mantissa: -12345, scale: 2 };
+        let v = Value::Decimal {
+            mantissa: -12345,
+            scale: 2,
+        };
         assert_eq!(v.to_string(), "-123.45");
-        let v = Value::Decimal { mantissa: 5, scale: 3 };
+        let v = Value::Decimal {
+            mantissa: 5,
+            scale: 3,
+        };
         assert_eq!(v.to_string(), "0.005");
     }
 

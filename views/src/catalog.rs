@@ -54,7 +54,11 @@ impl ViewSchema {
 
     /// The key of a row of this view. Key columns are integers and never NULL.
     pub fn key_of(&self, row: &[Datum]) -> Key {
-        Key(self.key_indexes.iter().map(|&i| row.get(i).and_then(Datum::as_int).unwrap_or_default()).collect())
+        Key(self
+            .key_indexes
+            .iter()
+            .map(|&i| row.get(i).and_then(Datum::as_int).unwrap_or_default())
+            .collect())
     }
 
     /// The tenant (`company_id`, always column 0) of a row.
@@ -64,23 +68,45 @@ impl ViewSchema {
 }
 
 const fn int(name: &'static str) -> ViewColumn {
-    ViewColumn { name, ty: ColumnType::Int, nullable: false }
+    ViewColumn {
+        name,
+        ty: ColumnType::Int,
+        nullable: false,
+    }
 }
 const fn nullable_int(name: &'static str) -> ViewColumn {
-    ViewColumn { name, ty: ColumnType::Int, nullable: true }
+    ViewColumn {
+        name,
+        ty: ColumnType::Int,
+        nullable: true,
+    }
 }
 const fn text(name: &'static str) -> ViewColumn {
-    ViewColumn { name, ty: ColumnType::Text, nullable: false }
+    ViewColumn {
+        name,
+        ty: ColumnType::Text,
+        nullable: false,
+    }
 }
 const fn nullable_text(name: &'static str) -> ViewColumn {
-    ViewColumn { name, ty: ColumnType::Text, nullable: true }
+    ViewColumn {
+        name,
+        ty: ColumnType::Text,
+        nullable: true,
+    }
 }
 const fn float(name: &'static str) -> ViewColumn {
-    ViewColumn { name, ty: ColumnType::Float, nullable: false }
+    ViewColumn {
+        name,
+        ty: ColumnType::Float,
+        nullable: false,
+    }
 }
 
 /// Every served view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ViewId {
     /// One row per job of a live company.
@@ -102,13 +128,22 @@ pub enum ViewId {
 static SCHEMAS: [ViewSchema; 7] = [
     ViewSchema {
         name: "staffing",
-        description: "one row per job of a live company: planned positions against the people in it",
+        description:
+            "one row per job of a live company: planned positions against the people in it",
         key: &["job_id"],
         key_indexes: &[3],
         columns: &[
-            int("company_id"), int("function_id"), nullable_text("function_name"), int("job_id"),
-            text("job_title"), nullable_text("job_level"), int("planned"), int("filled"), int("on_leave"),
-            int("vacancies"), int("overstaffed"),
+            int("company_id"),
+            int("function_id"),
+            nullable_text("function_name"),
+            int("job_id"),
+            text("job_title"),
+            nullable_text("job_level"),
+            int("planned"),
+            int("filled"),
+            int("on_leave"),
+            int("vacancies"),
+            int("overstaffed"),
         ],
     },
     ViewSchema {
@@ -117,8 +152,16 @@ static SCHEMAS: [ViewSchema; 7] = [
         key: &["function_id"],
         key_indexes: &[1],
         columns: &[
-            int("company_id"), int("function_id"), text("function_name"), nullable_int("parent_function_id"),
-            int("jobs"), int("planned"), int("filled"), int("on_leave"), int("vacancies"), int("overstaffed"),
+            int("company_id"),
+            int("function_id"),
+            text("function_name"),
+            nullable_int("parent_function_id"),
+            int("jobs"),
+            int("planned"),
+            int("filled"),
+            int("on_leave"),
+            int("vacancies"),
+            int("overstaffed"),
         ],
     },
     ViewSchema {
@@ -127,8 +170,17 @@ static SCHEMAS: [ViewSchema; 7] = [
         key: &["table_id"],
         key_indexes: &[4],
         columns: &[
-            int("company_id"), int("building_id"), int("floor_id"), int("room_id"), int("table_id"),
-            text("label"), int("seats"), float("pos_x"), float("pos_y"), int("assigned"), int("reserved_jobs"),
+            int("company_id"),
+            int("building_id"),
+            int("floor_id"),
+            int("room_id"),
+            int("table_id"),
+            text("label"),
+            int("seats"),
+            float("pos_x"),
+            float("pos_y"),
+            int("assigned"),
+            int("reserved_jobs"),
         ],
     },
     ViewSchema {
@@ -137,8 +189,17 @@ static SCHEMAS: [ViewSchema; 7] = [
         key: &["room_id"],
         key_indexes: &[3],
         columns: &[
-            int("company_id"), int("building_id"), int("floor_id"), int("room_id"), text("room_name"),
-            text("kind"), int("capacity"), int("desks"), int("seats"), int("assigned"), int("reserved_desks"),
+            int("company_id"),
+            int("building_id"),
+            int("floor_id"),
+            int("room_id"),
+            text("room_name"),
+            text("kind"),
+            int("capacity"),
+            int("desks"),
+            int("seats"),
+            int("assigned"),
+            int("reserved_desks"),
         ],
     },
     ViewSchema {
@@ -147,8 +208,17 @@ static SCHEMAS: [ViewSchema; 7] = [
         key: &["floor_id"],
         key_indexes: &[2],
         columns: &[
-            int("company_id"), int("building_id"), int("floor_id"), int("level"), text("floor_name"),
-            int("rooms"), int("capacity"), int("desks"), int("seats"), int("assigned"), int("reserved_desks"),
+            int("company_id"),
+            int("building_id"),
+            int("floor_id"),
+            int("level"),
+            text("floor_name"),
+            int("rooms"),
+            int("capacity"),
+            int("desks"),
+            int("seats"),
+            int("assigned"),
+            int("reserved_desks"),
         ],
     },
     ViewSchema {
@@ -157,18 +227,34 @@ static SCHEMAS: [ViewSchema; 7] = [
         key: &["building_id"],
         key_indexes: &[1],
         columns: &[
-            int("company_id"), int("building_id"), text("building_name"), int("floors"), int("rooms"),
-            int("capacity"), int("desks"), int("seats"), int("assigned"), int("reserved_desks"),
+            int("company_id"),
+            int("building_id"),
+            text("building_name"),
+            int("floors"),
+            int("rooms"),
+            int("capacity"),
+            int("desks"),
+            int("seats"),
+            int("assigned"),
+            int("reserved_desks"),
         ],
     },
     ViewSchema {
         name: "skill_coverage",
-        description: "one row per (live company, existing skill) held by a job or required by a task",
+        description:
+            "one row per (live company, existing skill) held by a job or required by a task",
         key: &["company_id", "skill_id"],
         key_indexes: &[0, 1],
         columns: &[
-            int("company_id"), int("skill_id"), text("skill_name"), text("category"), int("jobs_with_skill"),
-            int("holders"), int("tasks_requiring"), int("tasks_covered"), int("gap"),
+            int("company_id"),
+            int("skill_id"),
+            text("skill_name"),
+            text("category"),
+            int("jobs_with_skill"),
+            int("holders"),
+            int("tasks_requiring"),
+            int("tasks_covered"),
+            int("gap"),
         ],
     },
 ];
@@ -211,7 +297,10 @@ impl FromStr for ViewId {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ViewId::ALL.into_iter().find(|v| v.name() == s).ok_or_else(|| format!("unknown view `{s}`"))
+        ViewId::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| format!("unknown view `{s}`"))
     }
 }
 
@@ -223,7 +312,11 @@ mod tests {
     fn key_indexes_name_the_key_columns() {
         for view in ViewId::ALL {
             let schema = view.schema();
-            let named: Vec<_> = schema.key_indexes.iter().map(|&i| schema.columns[i].name).collect();
+            let named: Vec<_> = schema
+                .key_indexes
+                .iter()
+                .map(|&i| schema.columns[i].name)
+                .collect();
             assert_eq!(named, schema.key, "{view}");
             assert_eq!(schema.columns[0].name, "company_id", "{view}");
             assert_eq!(view.name().parse::<ViewId>(), Ok(view));

@@ -47,9 +47,16 @@ impl Filter {
         for (name, raw) in pairs {
             let index = schema
                 .column_index(name)
-                .ok_or_else(|| FilterError::UnknownColumn { view: schema.name, column: name.to_owned() })?;
+                .ok_or_else(|| FilterError::UnknownColumn {
+                    view: schema.name,
+                    column: name.to_owned(),
+                })?;
             let column = &schema.columns[index];
-            let bad = |expected| FilterError::BadValue { column: column.name, expected, value: raw.to_owned() };
+            let bad = |expected| FilterError::BadValue {
+                column: column.name,
+                expected,
+                value: raw.to_owned(),
+            };
             let value = if column.nullable && raw == "null" {
                 Datum::Null
             } else {
@@ -77,7 +84,10 @@ impl Filter {
 
     /// The tenant the filter pins, if it has a `company_id` condition (column 0 of every view).
     pub fn company(&self) -> Option<i64> {
-        self.conditions.iter().find(|(i, _)| *i == 0).and_then(|(_, v)| v.as_int())
+        self.conditions
+            .iter()
+            .find(|(i, _)| *i == 0)
+            .and_then(|(_, v)| v.as_int())
     }
 
     /// Whether the filter has no conditions.
@@ -97,8 +107,17 @@ mod tests {
         let f = Filter::parse(schema, [("company_id", "2"), ("kind", "lab")]).expect("valid");
         assert_eq!(f.company(), Some(2));
         let row: Vec<Datum> = vec![
-            Datum::Int(2), Datum::Int(6), Datum::Int(1), Datum::Int(9), Datum::Text("R".into()),
-            Datum::Text("lab".into()), Datum::Int(1), Datum::Int(0), Datum::Int(0), Datum::Int(0), Datum::Int(0),
+            Datum::Int(2),
+            Datum::Int(6),
+            Datum::Int(1),
+            Datum::Int(9),
+            Datum::Text("R".into()),
+            Datum::Text("lab".into()),
+            Datum::Int(1),
+            Datum::Int(0),
+            Datum::Int(0),
+            Datum::Int(0),
+            Datum::Int(0),
         ];
         assert!(f.matches(&row));
     }
@@ -106,8 +125,14 @@ mod tests {
     #[test]
     fn names_the_problem() {
         let schema = ViewId::Occupancy.schema();
-        assert!(matches!(Filter::parse(schema, [("nope", "1")]), Err(FilterError::UnknownColumn { .. })));
-        assert!(matches!(Filter::parse(schema, [("room_id", "x")]), Err(FilterError::BadValue { .. })));
+        assert!(matches!(
+            Filter::parse(schema, [("nope", "1")]),
+            Err(FilterError::UnknownColumn { .. })
+        ));
+        assert!(matches!(
+            Filter::parse(schema, [("room_id", "x")]),
+            Err(FilterError::BadValue { .. })
+        ));
         let staffing = ViewId::Staffing.schema();
         assert!(Filter::parse(staffing, [("job_level", "null")]).is_ok());
     }

@@ -44,9 +44,9 @@ pub struct StateConfig {
 impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
-            history_snapshots: 16,
-            history_max_age: Duration::from_secs(30),
-            log_row_changes: 200_000,
+            history_snapshots: 8,
+            history_max_age: Duration::from_secs(10),
+            log_row_changes: 50_000,
             subscriber_queue: 1024,
         }
     }
@@ -145,7 +145,11 @@ impl FromStr for PageCursor {
         if key.is_empty() || key.len() > 2 {
             return Err(bad());
         }
-        Ok(PageCursor { as_of, company, key: Key::new(&key) })
+        Ok(PageCursor {
+            as_of,
+            company,
+            key: Key::new(&key),
+        })
     }
 }
 
@@ -189,7 +193,13 @@ impl Snapshot {
 
     /// The rows of `view` matching `filter`, in (company_id, key) order, starting after
     /// `cursor` (whose `as_of` must be this snapshot's), at most `limit` of them.
-    pub fn page(&self, view: ViewId, filter: &Filter, cursor: Option<&PageCursor>, limit: usize) -> Page {
+    pub fn page(
+        &self,
+        view: ViewId,
+        filter: &Filter,
+        cursor: Option<&PageCursor>,
+        limit: usize,
+    ) -> Page {
         let mut rows = Vec::with_capacity(limit.min(4096));
         let mut last = None;
         let mut more = false;
@@ -202,7 +212,11 @@ impl Snapshot {
             last = Some(store_key);
         }
         let next = match (more, last) {
-            (true, Some((company, key))) => Some(PageCursor { as_of: self.as_of, company: *company, key: key.clone() }),
+            (true, Some((company, key))) => Some(PageCursor {
+                as_of: self.as_of,
+                company: *company,
+                key: key.clone(),
+            }),
             _ => None,
         };
         Page { rows, next }
@@ -292,16 +306,27 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl ServedState {
     /// An empty state (`as_of` 0, every view empty) and its writer.
     pub fn new(config: StateConfig) -> (ServedState, StateWriter) {
-        let senders = ViewId::ALL.iter().map(|_| broadcast::channel(config.subscriber_queue.max(1)).0).collect();
+        let senders = ViewId::ALL
+            .iter()
+            .map(|_| broadcast::channel(config.subscriber_queue.max(1)).0)
+            .collect();
         let logs = ViewId::ALL
             .iter()
-            .map(|_| Mutex::new(ChangeLog { deltas: VecDeque::new(), row_changes: 0, covers_after: 0 }))
+            .map(|_| {
+                Mutex::new(ChangeLog {
+                    deltas: VecDeque::new(),
+                    row_changes: 0,
+                    covers_after: 0,
+                })
+            })
             .collect();
         let shared = Arc::new(Shared {
             config,
@@ -330,7 +355,10 @@ impl ServedState {
         if current.as_of == as_of {
             return Some(current);
         }
-        lock(&self.shared.history).iter().find(|(_, s)| s.as_of == as_of).map(|(_, s)| s.clone())
+        lock(&self.shared.history)
+            .iter()
+            .find(|(_, s)| s.as_of == as_of)
+            .map(|(_, s)| s.clone())
     }
 
     /// Starts a subscription to `view`, resuming after `after` when given.
@@ -353,7 +381,11 @@ impl ServedState {
                 .cloned()
                 .collect())
         });
-        Subscription { snapshot, resume, receiver }
+        Subscription {
+            snapshot,
+            resume,
+            receiver,
+        }
     }
 
     /// The `as_of` up to which every delta has been broadcast to subscribers. It trails
@@ -377,7 +409,11 @@ impl ServedState {
 impl StateWriter {
     /// Applies one completed timestamp and publishes the resulting snapshot.
     pub fn commit(&mut self, commit: Commit) {
-        let Commit { as_of, updates, sources } = commit;
+        let Commit {
+            as_of,
+            updates,
+            sources,
+        } = commit;
         let mut deltas: Vec<Vec<KeyChange>> = ViewId::ALL.iter().map(|_| Vec::new()).collect();
         for (view, changes) in consolidate_by_key(updates) {
             let table = &mut self.tables[view.index()];
@@ -386,10 +422,14 @@ impl StateWriter {
                     continue;
                 }
                 if let Some(old) = &old {
-                    table.rows.remove(&(ViewSchema::company_of(old), key.clone()));
+                    table
+                        .rows
+                        .remove(&(ViewSchema::company_of(old), key.clone()));
                 }
                 if let Some(new) = &new {
-                    table.rows.insert((ViewSchema::company_of(new), key.clone()), new.clone());
+                    table
+                        .rows
+                        .insert((ViewSchema::company_of(new), key.clone()), new.clone());
                 }
                 deltas[view.index()].push(KeyChange { key, old, new });
             }
@@ -427,7 +467,9 @@ impl StateWriter {
         log.row_changes += delta.changes.len();
         log.deltas.push_back(delta);
         while log.row_changes > self.shared.config.log_row_changes {
-            let Some(oldest) = log.deltas.pop_front() else { break };
+            let Some(oldest) = log.deltas.pop_front() else {
+                break;
+            };
             log.row_changes -= oldest.changes.len();
             log.covers_after = oldest.as_of;
         }
@@ -439,7 +481,9 @@ impl StateWriter {
         let now = Instant::now();
         history.push_back((now, snapshot));
         while history.len() > config.history_snapshots
-            || history.front().is_some_and(|(at, _)| now.duration_since(*at) > config.history_max_age)
+            || history
+                .front()
+                .is_some_and(|(at, _)| now.duration_since(*at) > config.history_max_age)
         {
             history.pop_front();
         }
@@ -484,34 +528,60 @@ mod tests {
     }
 
     fn commit(writer: &mut StateWriter, as_of: u64, updates: Vec<(Row, i64)>) {
-        let updates = updates.into_iter().map(|(r, d)| (ViewId::OccupancyByBuilding, r, d)).collect();
-        writer.commit(Commit { as_of, updates, sources: Vec::new() });
+        let updates = updates
+            .into_iter()
+            .map(|(r, d)| (ViewId::OccupancyByBuilding, r, d))
+            .collect();
+        writer.commit(Commit {
+            as_of,
+            updates,
+            sources: Vec::new(),
+        });
     }
 
     #[test]
     fn snapshots_are_consistent_and_old_ones_stay_readable() {
         let (state, mut writer) = ServedState::new(StateConfig::default());
-        commit(&mut writer, 1, vec![(building(1, 10, 0), 1), (building(2, 20, 0), 1)]);
+        commit(
+            &mut writer,
+            1,
+            vec![(building(1, 10, 0), 1), (building(2, 20, 0), 1)],
+        );
         let first = state.snapshot();
-        commit(&mut writer, 2, vec![(building(1, 10, 0), -1), (building(1, 10, 3), 1)]);
+        commit(
+            &mut writer,
+            2,
+            vec![(building(1, 10, 0), -1), (building(1, 10, 3), 1)],
+        );
         assert_eq!(first.as_of, 1);
         assert_eq!(state.snapshot().as_of, 2);
         let old = state.snapshot_at(1).expect("retained");
         let page = old.page(ViewId::OccupancyByBuilding, &Filter::default(), None, 10);
         assert_eq!(page.rows[0][3], Datum::Int(0));
-        let page = state.snapshot().page(ViewId::OccupancyByBuilding, &Filter::default(), None, 10);
+        let page = state
+            .snapshot()
+            .page(ViewId::OccupancyByBuilding, &Filter::default(), None, 10);
         assert_eq!(page.rows[0][3], Datum::Int(3));
     }
 
     #[test]
     fn paging_walks_every_row_once() {
         let (state, mut writer) = ServedState::new(StateConfig::default());
-        commit(&mut writer, 1, (0..25).map(|i| (building(i % 3, i, 0), 1)).collect());
+        commit(
+            &mut writer,
+            1,
+            (0..25).map(|i| (building(i % 3, i, 0), 1)).collect(),
+        );
         let snap = state.snapshot();
         let mut cursor: Option<PageCursor> = None;
         let mut seen = Vec::new();
         loop {
-            let page = snap.page(ViewId::OccupancyByBuilding, &Filter::default(), cursor.as_ref(), 7);
+            let page = snap.page(
+                ViewId::OccupancyByBuilding,
+                &Filter::default(),
+                cursor.as_ref(),
+                7,
+            );
             seen.extend(page.rows.iter().map(|r| r[1].as_int()));
             match page.next {
                 Some(next) => cursor = Some(next.to_string().parse().expect("cursor round-trips")),
@@ -527,26 +597,63 @@ mod tests {
         let (state, mut writer) = ServedState::new(StateConfig::default());
         commit(&mut writer, 1, vec![(building(1, 10, 0), 1)]);
         let sub = state.subscribe(ViewId::OccupancyByBuilding, Some(0));
-        assert_eq!(sub.resume.as_ref().map(|r| r.as_ref().map(Vec::len)), Some(Ok(1)));
+        assert_eq!(
+            sub.resume.as_ref().map(|r| r.as_ref().map(Vec::len)),
+            Some(Ok(1))
+        );
         let mut rx = sub.receiver;
-        commit(&mut writer, 2, vec![(building(1, 10, 0), -1), (building(2, 10, 0), 1)]);
+        commit(
+            &mut writer,
+            2,
+            vec![(building(1, 10, 0), -1), (building(2, 10, 0), 1)],
+        );
         let delta = rx.try_recv().expect("broadcast");
         assert_eq!(delta.as_of, 2);
         assert_eq!(delta.changes.len(), 1);
-        let filter = Filter::parse(ViewId::OccupancyByBuilding.schema(), [("company_id", "1")]).expect("ok");
-        assert!(state.snapshot().page(ViewId::OccupancyByBuilding, &filter, None, 10).rows.is_empty());
+        let filter =
+            Filter::parse(ViewId::OccupancyByBuilding.schema(), [("company_id", "1")]).expect("ok");
+        assert!(state
+            .snapshot()
+            .page(ViewId::OccupancyByBuilding, &filter, None, 10)
+            .rows
+            .is_empty());
     }
 
     #[test]
     fn resuming_past_the_log_asks_for_a_reset() {
-        let config = StateConfig { log_row_changes: 2, ..StateConfig::default() };
+        let config = StateConfig {
+            log_row_changes: 2,
+            ..StateConfig::default()
+        };
         let (state, mut writer) = ServedState::new(config);
         for as_of in 1..=5 {
             commit(&mut writer, as_of, vec![(building(1, as_of as i64, 0), 1)]);
         }
-        assert_eq!(state.subscribe(ViewId::OccupancyByBuilding, Some(1)).resume.map(|r| r.err()), Some(Some(ResetReason::NotRetained)));
-        let resumed = state.subscribe(ViewId::OccupancyByBuilding, Some(3)).resume.expect("asked");
-        assert_eq!(resumed.expect("retained").iter().map(|d| d.as_of).collect::<Vec<_>>(), vec![4, 5]);
-        assert_eq!(state.subscribe(ViewId::OccupancyByBuilding, Some(9)).resume.map(|r| r.err()), Some(Some(ResetReason::Unknown)));
+        assert_eq!(
+            state
+                .subscribe(ViewId::OccupancyByBuilding, Some(1))
+                .resume
+                .map(|r| r.err()),
+            Some(Some(ResetReason::NotRetained))
+        );
+        let resumed = state
+            .subscribe(ViewId::OccupancyByBuilding, Some(3))
+            .resume
+            .expect("asked");
+        assert_eq!(
+            resumed
+                .expect("retained")
+                .iter()
+                .map(|d| d.as_of)
+                .collect::<Vec<_>>(),
+            vec![4, 5]
+        );
+        assert_eq!(
+            state
+                .subscribe(ViewId::OccupancyByBuilding, Some(9))
+                .resume
+                .map(|r| r.err()),
+            Some(Some(ResetReason::Unknown))
+        );
     }
 }

@@ -44,7 +44,7 @@ impl Default for GeneratorConfig {
         GeneratorConfig {
             seed: 1,
             scale: 10_000,
-            snapshot_chunk: 20_000,
+            snapshot_chunk: 4_096,
         }
     }
 }

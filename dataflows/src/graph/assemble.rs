@@ -61,10 +61,13 @@ where
     let facts = parents
         .map(|(key, parent)| (key, Fact::Parent(parent)))
         .concat(children.map(|(key, child)| (key, Fact::Child(child))));
-    facts.reduce_named(name, move |key, input: &[(&Fact<P, C>, isize)], output: &mut Vec<(O, isize)>| {
-        // Values arrive sorted: the parent (if any) comes first, then the children.
-        if let Some((Fact::Parent(parent), _)) = input.first() {
-            output.push((build(key, parent, Children(&input[1..])), 1));
-        }
-    })
+    facts.reduce_named(
+        name,
+        move |key, input: &[(&Fact<P, C>, isize)], output: &mut Vec<(O, isize)>| {
+            // Values arrive sorted: the parent (if any) comes first, then the children.
+            if let Some((Fact::Parent(parent), _)) = input.first() {
+                output.push((build(key, parent, Children(&input[1..])), 1));
+            }
+        },
+    )
 }

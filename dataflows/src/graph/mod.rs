@@ -22,11 +22,16 @@ pub struct LiveCompanies<'s> {
 
 impl<'s> LiveCompanies<'s> {
     fn new(ids: VecCollection<'s, Time, Id>) -> Self {
-        LiveCompanies { arranged: ids.arrange_by_self() }
+        LiveCompanies {
+            arranged: ids.arrange_by_self(),
+        }
     }
 
     /// The records whose company (the key) is live.
-    pub fn restrict<V: ExchangeData>(&self, keyed: VecCollection<'s, Time, (Id, V)>) -> VecCollection<'s, Time, V> {
+    pub fn restrict<V: ExchangeData>(
+        &self,
+        keyed: VecCollection<'s, Time, (Id, V)>,
+    ) -> VecCollection<'s, Time, V> {
         keyed.join_core(self.arranged.clone(), |_, v, &()| Some(v.clone()))
     }
 }
@@ -53,12 +58,35 @@ pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (Vi
     } = base;
     let live = LiveCompanies::new(live_companies);
 
-    let staffing = staffing::staffing(&live, jobs.clone(), functions.clone(), job_levels, people.clone());
+    let staffing = staffing::staffing(
+        &live,
+        jobs.clone(),
+        functions.clone(),
+        job_levels,
+        people.clone(),
+    );
     let by_function = staffing::staffing_by_function(&live, functions, staffing.clone());
-    let occupancy = occupancy::occupancy(&live, buildings, floors, rooms, desks, people.clone(), table_jobs);
+    let occupancy = occupancy::occupancy(
+        &live,
+        buildings,
+        floors,
+        rooms,
+        desks,
+        people.clone(),
+        table_jobs,
+    );
     let coverage = skills::skill_coverage(
         &live,
-        skills::SkillInputs { jobs, people, job_skills, task_skills, job_tasks, tasks, skills, skill_levels },
+        skills::SkillInputs {
+            jobs,
+            people,
+            job_skills,
+            task_skills,
+            job_tasks,
+            tasks,
+            skills,
+            skill_levels,
+        },
         staffing.clone(),
     );
 

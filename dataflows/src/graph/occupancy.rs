@@ -17,7 +17,9 @@ use crate::records::{BuildingRec, DeskRec, FloorRec, Id, LinkRec, PersonRec, Roo
 use crate::Time;
 
 /// Where something is: its company and the ids above it (0 where not applicable).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 struct Place {
     company_id: Id,
     building_id: Id,
@@ -27,10 +29,15 @@ struct Place {
 
 impl Place {
     fn datums(&self, depth: usize) -> impl Iterator<Item = Datum> {
-        [self.company_id, self.building_id, self.floor_id, self.room_id]
-            .into_iter()
-            .take(depth)
-            .map(|id| Datum::Int(id.into()))
+        [
+            self.company_id,
+            self.building_id,
+            self.floor_id,
+            self.room_id,
+        ]
+        .into_iter()
+        .take(depth)
+        .map(|id| Datum::Int(id.into()))
     }
 }
 
@@ -92,16 +99,55 @@ pub fn occupancy<'s>(
     table_jobs: VecCollection<'s, Time, LinkRec>,
 ) -> Occupancy<'s> {
     // Placement: each level joined with the placed level above it.
-    let live_buildings = live.restrict(buildings.map(|b| (b.company_id, b))).map(|b| (b.id, b));
-    let placed_floors = floors.map(|f| (f.building_id, f)).join_map(live_buildings.clone(), |_, f, b| {
-        (f.id, (Place { company_id: b.company_id, building_id: b.id, ..Place::default() }, f.clone()))
-    });
-    let placed_rooms = rooms.map(|r| (r.floor_id, r)).join_map(placed_floors.clone(), |_, r, (place, f)| {
-        (r.id, (Place { floor_id: f.id, ..*place }, r.clone()))
-    });
-    let placed_desks = desks
-        .map(|d| (d.room_id, d))
-        .join_map(placed_rooms.clone(), |_, d, (place, r)| (d.id, (Place { room_id: r.id, ..*place }, d.clone())));
+    let live_buildings = live
+        .restrict(buildings.map(|b| (b.company_id, b)))
+        .map(|b| (b.id, b));
+    let placed_floors =
+        floors
+            .map(|f| (f.building_id, f))
+            .join_map(live_buildings.clone(), |_, f, b| {
+                (
+                    f.id,
+                    (
+                        Place {
+                            company_id: b.company_id,
+                            building_id: b.id,
+                            ..Place::default()
+                        },
+                        f.clone(),
+                    ),
+                )
+            });
+    let placed_rooms =
+        rooms
+            .map(|r| (r.floor_id, r))
+            .join_map(placed_floors.clone(), |_, r, (place, f)| {
+                (
+                    r.id,
+                    (
+                        Place {
+                            floor_id: f.id,
+                            ..*place
+                        },
+                        r.clone(),
+                    ),
+                )
+            });
+    let placed_desks =
+        desks
+            .map(|d| (d.room_id, d))
+            .join_map(placed_rooms.clone(), |_, d, (place, r)| {
+                (
+                    d.id,
+                    (
+                        Place {
+                            room_id: r.id,
+                            ..*place
+                        },
+                        d.clone(),
+                    ),
+                )
+            });
 
     // desk_occupancy: a desk with the active people at it and the jobs reserving it.
     let desk_children = people
@@ -110,37 +156,74 @@ pub fn occupancy<'s>(
             _ => None,
         })
         .concat(table_jobs.map(|tj| (tj.left, DeskChild::Reserved)));
-    let desk_rows = assemble("desk_occupancy", placed_desks, desk_children, |_, (place, desk), children| {
-        let assigned = children.iter().filter(|(c, _)| **c == DeskChild::Assigned).map(|(_, n)| n as i64).sum();
-        let reserved = children.iter().filter(|(c, _)| **c == DeskChild::Reserved).map(|(_, n)| n as i64).sum();
-        (*place, desk.clone(), assigned, reserved)
-    });
+    let desk_rows = assemble(
+        "desk_occupancy",
+        placed_desks,
+        desk_children,
+        |_, (place, desk), children| {
+            let assigned = children
+                .iter()
+                .filter(|(c, _)| **c == DeskChild::Assigned)
+                .map(|(_, n)| n as i64)
+                .sum();
+            let reserved = children
+                .iter()
+                .filter(|(c, _)| **c == DeskChild::Reserved)
+                .map(|(_, n)| n as i64)
+                .sum();
+            (*place, desk.clone(), assigned, reserved)
+        },
+    );
 
     // occupancy: a room with the sums of its desks.
-    let desk_sums = desk_rows.clone().map(|(_, (place, desk, assigned, reserved))| {
-        (place.room_id, DeskSums { seats: desk.seats, assigned, reserved: reserved > 0 })
-    });
-    let room_rows = assemble("occupancy", placed_rooms, desk_sums, |_, (place, room), desks| {
-        let sums = AreaSums {
-            rooms: 1,
-            capacity: room.capacity,
-            desks: desks.count(),
-            seats: desks.sum(|d| d.seats),
-            assigned: desks.sum(|d| d.assigned),
-            reserved_desks: desks.sum(|d| i64::from(d.reserved)),
-        };
-        (*place, room.clone(), sums)
-    });
+    let desk_sums = desk_rows
+        .clone()
+        .map(|(_, (place, desk, assigned, reserved))| {
+            (
+                place.room_id,
+                DeskSums {
+                    seats: desk.seats,
+                    assigned,
+                    reserved: reserved > 0,
+                },
+            )
+        });
+    let room_rows = assemble(
+        "occupancy",
+        placed_rooms,
+        desk_sums,
+        |_, (place, room), desks| {
+            let sums = AreaSums {
+                rooms: 1,
+                capacity: room.capacity,
+                desks: desks.count(),
+                seats: desks.sum(|d| d.seats),
+                assigned: desks.sum(|d| d.assigned),
+                reserved_desks: desks.sum(|d| i64::from(d.reserved)),
+            };
+            (*place, room.clone(), sums)
+        },
+    );
 
     // occupancy_by_floor and occupancy_by_building: sums of the level below.
-    let room_sums = room_rows.clone().map(|(_, (place, _, sums))| (place.floor_id, sums));
-    let floor_rows = assemble("occupancy_by_floor", placed_floors, room_sums, |_, (place, floor), rooms| {
-        (*place, floor.clone(), AreaSums::total(rooms))
-    });
-    let floor_sums = floor_rows.clone().map(|(_, (place, _, sums))| (place.building_id, sums));
-    let building_rows = assemble("occupancy_by_building", live_buildings, floor_sums, |_, building, floors| {
-        (building.clone(), floors.count(), AreaSums::total(floors))
-    });
+    let room_sums = room_rows
+        .clone()
+        .map(|(_, (place, _, sums))| (place.floor_id, sums));
+    let floor_rows = assemble(
+        "occupancy_by_floor",
+        placed_floors,
+        room_sums,
+        |_, (place, floor), rooms| (*place, floor.clone(), AreaSums::total(rooms)),
+    );
+    let floor_sums = floor_rows
+        .clone()
+        .map(|(_, (place, _, sums))| (place.building_id, sums));
+    let building_rows = assemble(
+        "occupancy_by_building",
+        live_buildings,
+        floor_sums,
+        |_, building, floors| (building.clone(), floors.count(), AreaSums::total(floors)),
+    );
 
     Occupancy {
         desks: desk_rows.map(|(_, (place, d, assigned, reserved))| {

@@ -9,7 +9,9 @@ use twinflow_views::{Datum, Row};
 
 use super::staffing::StaffingRow;
 use super::LiveCompanies;
-use crate::records::{Id, JobRec, LinkRec, PersonRec, SkillLevelRec, SkillLinkRec, SkillRec, Status, TaskRec};
+use crate::records::{
+    Id, JobRec, LinkRec, PersonRec, SkillLevelRec, SkillLinkRec, SkillRec, Status, TaskRec,
+};
 use crate::Time;
 
 /// One fact about a (company, skill) pair.
@@ -41,12 +43,32 @@ pub fn skill_coverage<'s>(
     inputs: SkillInputs<'s>,
     staffing: VecCollection<'s, Time, (Id, StaffingRow)>,
 ) -> VecCollection<'s, Time, Row> {
-    let SkillInputs { jobs, people, job_skills, task_skills, job_tasks, tasks, skills, skill_levels } = inputs;
+    let SkillInputs {
+        jobs,
+        people,
+        job_skills,
+        task_skills,
+        job_tasks,
+        tasks,
+        skills,
+        skill_levels,
+    } = inputs;
     let levels = skill_levels.map(|l| (l.id, l.level)).arrange_by_key();
 
     // Jobs that exist (in any company) and have at least one active person.
-    let active_jobs = people.flat_map(|p| if p.status == Status::Active { p.job_id } else { None }).distinct_total();
-    let staffed_jobs = jobs.map(|j| (j.id, ())).semijoin(active_jobs).map(|(job, ())| job);
+    let active_jobs = people
+        .flat_map(|p| {
+            if p.status == Status::Active {
+                p.job_id
+            } else {
+                None
+            }
+        })
+        .distinct_total();
+    let staffed_jobs = jobs
+        .map(|j| (j.id, ()))
+        .semijoin(active_jobs)
+        .map(|(job, ())| job);
 
     // The levels staffed jobs hold, and the levels tasks need, per skill.
     let held = job_skills
@@ -54,24 +76,34 @@ pub fn skill_coverage<'s>(
         .map(|js| (js.owner_id, (js.skill_id, js.skill_level_id)))
         .semijoin(staffed_jobs)
         .map(|(job, (skill, level_id))| (level_id, (job, skill)))
-        .join_core(levels.clone(), |_, &(job, skill), &level| Some(((job, skill), level)));
+        .join_core(levels.clone(), |_, &(job, skill), &level| {
+            Some(((job, skill), level))
+        });
     let needed = task_skills
         .clone()
         .map(|ts| (ts.skill_level_id, (ts.id, ts.owner_id, ts.skill_id)))
-        .join_core(levels, |_, &(ts, task, skill), &level| Some((task, (ts, skill, level))));
+        .join_core(levels, |_, &(ts, task, skill), &level| {
+            Some((task, (ts, skill, level)))
+        });
     // A task_skill row is covered when a job performing the task holds the skill at its level.
     let covered = job_tasks
         .map(|jt| (jt.right, jt.left))
-        .join_map(needed, |_, &job, &(ts, skill, need)| ((job, skill), (ts, need)))
+        .join_map(needed, |_, &job, &(ts, skill, need)| {
+            ((job, skill), (ts, need))
+        })
         .join_map(held, |_, &(ts, need), &have| (ts, have >= need))
         .flat_map(|(ts, ok)| ok.then_some(ts))
         .distinct_total();
 
     // Demand: task_skill rows of live tasks, keyed by (company, skill).
-    let live_tasks = live.restrict(tasks.map(|t| (t.company_id, t))).map(|t| (t.id, t.company_id));
+    let live_tasks = live
+        .restrict(tasks.map(|t| (t.company_id, t)))
+        .map(|t| (t.id, t.company_id));
     let demand = task_skills
         .map(|ts| (ts.owner_id, (ts.id, ts.skill_id)))
-        .join_map(live_tasks, |_, &(ts, skill), &company| (ts, (company, skill)));
+        .join_map(live_tasks, |_, &(ts, skill), &company| {
+            (ts, (company, skill))
+        });
     let covered_demand = demand.clone().semijoin(covered);
 
     // Supply: job_skill rows of live jobs, with the job's active people.
@@ -83,37 +115,42 @@ pub fn skill_coverage<'s>(
     let facts = supply
         .concat(demand.map(|(_, key)| (key, Coverage::Required)))
         .concat(covered_demand.map(|(_, key)| (key, Coverage::Covered)));
-    let totals = facts.reduce_named("skill_coverage", |_, input: &[(&Coverage, isize)], output| {
-        let mut totals = [0i64; 4];
-        for (fact, count) in input {
-            let count = *count as i64;
-            match fact {
-                Coverage::Held { holders } => {
-                    totals[0] += count;
-                    totals[1] += holders * count;
+    let totals = facts.reduce_named(
+        "skill_coverage",
+        |_, input: &[(&Coverage, isize)], output| {
+            let mut totals = [0i64; 4];
+            for (fact, count) in input {
+                let count = *count as i64;
+                match fact {
+                    Coverage::Held { holders } => {
+                        totals[0] += count;
+                        totals[1] += holders * count;
+                    }
+                    Coverage::Required => totals[2] += count,
+                    Coverage::Covered => totals[3] += count,
                 }
-                Coverage::Required => totals[2] += count,
-                Coverage::Covered => totals[3] += count,
             }
-        }
-        if totals[0] != 0 || totals[2] != 0 {
-            output.push((totals, 1isize));
-        }
-    });
-    totals.map(|((company, skill), totals)| (skill, (company, totals))).join_map(
-        skills.map(|s| (s.id, (s.name, s.category))),
-        |&skill, &(company, [jobs, holders, required, covered]), (name, category)| -> Row {
-            Arc::from(vec![
-                Datum::Int(company.into()),
-                Datum::Int(skill.into()),
-                name.clone().into(),
-                category.clone().into(),
-                Datum::Int(jobs),
-                Datum::Int(holders),
-                Datum::Int(required),
-                Datum::Int(covered),
-                Datum::Int(required - covered),
-            ])
+            if totals[0] != 0 || totals[2] != 0 {
+                output.push((totals, 1isize));
+            }
         },
-    )
+    );
+    totals
+        .map(|((company, skill), totals)| (skill, (company, totals)))
+        .join_map(
+            skills.map(|s| (s.id, (s.name, s.category))),
+            |&skill, &(company, [jobs, holders, required, covered]), (name, category)| -> Row {
+                Arc::from(vec![
+                    Datum::Int(company.into()),
+                    Datum::Int(skill.into()),
+                    name.clone().into(),
+                    category.clone().into(),
+                    Datum::Int(jobs),
+                    Datum::Int(holders),
+                    Datum::Int(required),
+                    Datum::Int(covered),
+                    Datum::Int(required - covered),
+                ])
+            },
+        )
 }

@@ -66,15 +66,21 @@ pub fn staffing<'s>(
     job_levels: VecCollection<'s, Time, JobLevelRec>,
     people: VecCollection<'s, Time, PersonRec>,
 ) -> VecCollection<'s, Time, (Id, StaffingRow)> {
-    let live_jobs = live.restrict(jobs.map(|j| (j.company_id, j))).map(|j| (j.id, j));
+    let live_jobs = live
+        .restrict(jobs.map(|j| (j.company_id, j)))
+        .map(|j| (j.id, j));
     let function_names = live_jobs
         .clone()
         .map(|(job, j)| (j.function_id, job))
-        .join_map(functions.map(|f| (f.id, f.name)), |_, &job, name| (job, JobChild::FunctionName(name.clone())));
+        .join_map(functions.map(|f| (f.id, f.name)), |_, &job, name| {
+            (job, JobChild::FunctionName(name.clone()))
+        });
     let level_names = live_jobs
         .clone()
         .flat_map(|(job, j)| j.job_level_id.map(|level| (level, job)))
-        .join_map(job_levels.map(|l| (l.id, l.name)), |_, &job, name| (job, JobChild::LevelName(name.clone())));
+        .join_map(job_levels.map(|l| (l.id, l.name)), |_, &job, name| {
+            (job, JobChild::LevelName(name.clone()))
+        });
     let people_in_jobs = people.flat_map(|p| match (p.job_id, p.status) {
         (Some(job), Status::Active) => Some((job, JobChild::Active)),
         (Some(job), Status::Leave) => Some((job, JobChild::Leave)),
@@ -82,7 +88,13 @@ pub fn staffing<'s>(
     });
     let children = function_names.concat(level_names).concat(people_in_jobs);
     assemble("staffing", live_jobs, children, |_, job, children| {
-        let mut row = StaffingRow { job: job.clone(), function_name: None, job_level: None, filled: 0, on_leave: 0 };
+        let mut row = StaffingRow {
+            job: job.clone(),
+            function_name: None,
+            job_level: None,
+            filled: 0,
+            on_leave: 0,
+        };
         for (child, count) in children.iter() {
             match child {
                 JobChild::FunctionName(name) => row.function_name = Some(name.clone()),
@@ -111,7 +123,9 @@ pub fn staffing_by_function<'s>(
     functions: VecCollection<'s, Time, FunctionRec>,
     staffing: VecCollection<'s, Time, (Id, StaffingRow)>,
 ) -> VecCollection<'s, Time, Row> {
-    let live_functions = live.restrict(functions.map(|f| (f.company_id, f))).map(|f| (f.id, f));
+    let live_functions = live
+        .restrict(functions.map(|f| (f.company_id, f)))
+        .map(|f| (f.id, f));
     let jobs = staffing.map(|(_, s)| {
         let sums = JobSums {
             planned: s.job.headcount,
@@ -122,19 +136,25 @@ pub fn staffing_by_function<'s>(
         };
         (s.job.function_id, sums)
     });
-    assemble("staffing_by_function", live_functions, jobs, |_, f, jobs| {
-        Arc::from(vec![
-            Datum::Int(f.company_id.into()),
-            Datum::Int(f.id.into()),
-            f.name.clone().into(),
-            f.parent_function_id.map_or(Datum::Null, |p| Datum::Int(p.into())),
-            Datum::Int(jobs.count()),
-            Datum::Int(jobs.sum(|j| j.planned)),
-            Datum::Int(jobs.sum(|j| j.filled)),
-            Datum::Int(jobs.sum(|j| j.on_leave)),
-            Datum::Int(jobs.sum(|j| j.vacancies)),
-            Datum::Int(jobs.sum(|j| j.overstaffed)),
-        ])
-    })
+    assemble(
+        "staffing_by_function",
+        live_functions,
+        jobs,
+        |_, f, jobs| {
+            Arc::from(vec![
+                Datum::Int(f.company_id.into()),
+                Datum::Int(f.id.into()),
+                f.name.clone().into(),
+                f.parent_function_id
+                    .map_or(Datum::Null, |p| Datum::Int(p.into())),
+                Datum::Int(jobs.count()),
+                Datum::Int(jobs.sum(|j| j.planned)),
+                Datum::Int(jobs.sum(|j| j.filled)),
+                Datum::Int(jobs.sum(|j| j.on_leave)),
+                Datum::Int(jobs.sum(|j| j.vacancies)),
+                Datum::Int(jobs.sum(|j| j.overstaffed)),
+            ])
+        },
+    )
     .map(|(_, row)| row)
 }

@@ -443,7 +443,7 @@ impl RandomSource {
             SqlType::Decimal(precision, scale) => {
                 let max = 10i64.pow(u32::from(precision.min(6)));
                 Value::Decimal {
-                    mantissa: i128::from(self.rng.random_range(0..max)),
+                    mantissa: self.rng.random_range(0..max),
                     scale,
                 }
             }

@@ -35,8 +35,8 @@ impl Entity for Building {
         let h = cx.hash(Self::TABLE, id);
         let city = cx.words.cities.str(self.city.into());
         let (lat, lon) = CITY_COORDS[usize::from(self.city) % CITY_COORDS.len()];
-        let jitter = |shift: u32| ((h >> shift) % 100_000) as i128 - 50_000;
-        let decimal = |m: i128| Value::Decimal {
+        let jitter = |shift: u32| ((h >> shift) % 100_000) as i64 - 50_000;
+        let decimal = |m: i64| Value::Decimal {
             mantissa: m,
             scale: 6,
         };
@@ -46,8 +46,8 @@ impl Entity for Building {
             int(self.company),
             text!("{city} Site {id}"),
             sometimes_null(h, 10, || text!("{} Main Street, {city}", h % 500 + 1)),
-            sometimes_null(h >> 4, 5, || decimal(i128::from(lat) + jitter(8))),
-            sometimes_null(h >> 4, 5, || decimal(i128::from(lon) + jitter(28))),
+            sometimes_null(h >> 4, 5, || decimal(lat + jitter(8))),
+            sometimes_null(h >> 4, 5, || decimal(lon + jitter(28))),
             created,
             updated,
         ])

@@ -124,7 +124,7 @@ impl Entity for JobTask {
             int(self.job),
             int(self.task),
             Value::Decimal {
-                mantissa: i128::from(self.allocation),
+                mantissa: i64::from(self.allocation),
                 scale: 2,
             },
         ])

@@ -1,0 +1,306 @@
+//! End-to-end benchmark: org generator → sequencer → dataflows → served view state, then the
+//! HTTP read path. Numbers go to the README; nothing here asserts a time.
+//!
+//! `cargo bench --bench pipeline -- [--scale N] [--workers N] [--moves N] [--http-seconds S]`
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use twinflow::pipeline::{Pipeline, PipelineConfig};
+use twinflow::status::PipelineInfo;
+use twinflow_connectors::generator::{GeneratorConfig, OrgGenerator};
+use twinflow_dataflows::EngineConfig;
+use twinflow_ingest::Transaction;
+use twinflow_views::{ServedState, ViewId};
+
+struct Options {
+    scale: u64,
+    workers: usize,
+    moves: u64,
+    latency_batches: u64,
+    http_seconds: u64,
+    http_connections: usize,
+}
+
+fn parse_options() -> anyhow::Result<Options> {
+    let mut options = Options {
+        scale: 1_000_000,
+        workers: 2,
+        moves: 2_000_000,
+        latency_batches: 1_000,
+        http_seconds: 10,
+        http_connections: 4,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--scale" => options.scale = value()?.parse()?,
+            "--workers" => options.workers = value()?.parse()?,
+            "--moves" => options.moves = value()?.parse()?,
+            "--latency-batches" => options.latency_batches = value()?.parse()?,
+            "--http-seconds" => options.http_seconds = value()?.parse()?,
+            "--http-connections" => options.http_connections = value()?.parse()?,
+            "--bench" => {}
+            other => bail!("unknown flag {other}"),
+        }
+    }
+    Ok(options)
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn wait_for(state: &ServedState, as_of: u64) {
+    while state.snapshot().as_of < as_of {
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
+/// Sends transactions until `changes` row changes have gone in; returns the changes sent.
+fn feed(
+    generator: &mut OrgGenerator,
+    sources: &tokio::sync::mpsc::Sender<Transaction>,
+    changes: u64,
+) -> anyhow::Result<u64> {
+    let mut sent = 0;
+    while sent < changes {
+        let txn = generator.next_transaction();
+        sent += txn.changes.len() as u64;
+        sources.blocking_send(txn).context("pipeline stopped")?;
+    }
+    Ok(sent)
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = parse_options()?;
+    println!(
+        "twinflow pipeline benchmark: {} people, {} workers",
+        options.scale, options.workers
+    );
+    let config = |max_changes_per_timestamp| PipelineConfig {
+        engine: EngineConfig {
+            workers: options.workers,
+            ..EngineConfig::default()
+        },
+        max_changes_per_timestamp,
+        ..PipelineConfig::default()
+    };
+
+    // Hydration: the whole org as one transaction.
+    let pipeline = Pipeline::start(config(10_000))?;
+    let state = pipeline.state();
+    let sources = pipeline.sources();
+    let mut generator = OrgGenerator::new(
+        GeneratorConfig {
+            seed: 1,
+            scale: options.scale,
+            ..GeneratorConfig::default()
+        },
+        Arc::from("generator"),
+    );
+    let start = Instant::now();
+    let mut snapshot_rows = 0;
+    for part in generator.snapshot() {
+        snapshot_rows += part.changes.len();
+        sources.blocking_send(part).context("pipeline stopped")?;
+    }
+    wait_for(&state, 1);
+    let hydration = start.elapsed();
+    let snapshot = state.snapshot();
+    println!(
+        "hydration: {snapshot_rows} rows in {:.2} s, peak RSS {:.0} MB",
+        hydration.as_secs_f64(),
+        peak_rss_mb()
+    );
+    for view in ViewId::ALL {
+        println!("  {:<22} {:>9} rows", view.name(), snapshot.len(view));
+    }
+
+    // Throughput: the generated change stream, up to 10k changes per timestamp.
+    let metrics = pipeline.metrics();
+    if options.moves == 0 {
+        println!("throughput: skipped");
+    }
+    let before = metrics.changes();
+    let start = Instant::now();
+    let sent = feed(&mut generator, &sources, options.moves)?;
+    while metrics.changes() < before + sent {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let elapsed = start.elapsed();
+    let latency = metrics.latencies(true);
+    if sent > 0 {
+        println!(
+        "throughput: {sent} changes in {:.2} s = {:.0} changes/s over {} timestamps (p50 {:.1} ms, p99 {:.1} ms per timestamp), peak RSS {:.0} MB",
+        elapsed.as_secs_f64(),
+        sent as f64 / elapsed.as_secs_f64(),
+        latency.samples,
+        latency.p50_ms,
+        latency.p99_ms,
+        peak_rss_mb()
+    );
+    }
+    drop(sources);
+    pipeline.shutdown();
+
+    // Latency: closed loop of 1000-change timestamps on a fresh, hydrated pipeline.
+    let pipeline = Pipeline::start(config(1_000))?;
+    let state = pipeline.state();
+    let sources = pipeline.sources();
+    let mut generator = OrgGenerator::new(
+        GeneratorConfig {
+            seed: 1,
+            scale: options.scale,
+            ..GeneratorConfig::default()
+        },
+        Arc::from("generator"),
+    );
+    for part in generator.snapshot() {
+        sources.blocking_send(part).context("pipeline stopped")?;
+    }
+    wait_for(&state, 1);
+    let metrics = pipeline.metrics();
+    metrics.latencies(true);
+    let mut round_trips = Vec::new();
+    for _ in 0..options.latency_batches {
+        let target = state.snapshot().as_of + 1;
+        let start = Instant::now();
+        feed(&mut generator, &sources, 1_000)?;
+        wait_for(&state, target);
+        round_trips.push(start.elapsed());
+    }
+    round_trips.sort();
+    let at =
+        |q: f64| round_trips[((round_trips.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+    let latency = metrics.latencies(true);
+    println!(
+        "latency at 1000 changes/timestamp: send→visible p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; seal→visible p50 {:.2} ms, p99 {:.2} ms ({} timestamps)",
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        latency.p50_ms,
+        latency.p99_ms,
+        latency.samples
+    );
+    println!("peak RSS so far: {:.0} MB", peak_rss_mb());
+
+    // HTTP: one company's occupancy, keep-alive clients on loopback.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let info = Arc::new(PipelineInfo::new(
+        pipeline.metrics(),
+        pipeline.dead_letters(),
+    ));
+    let router = twinflow_serve::router(pipeline.state(), info);
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let address = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(twinflow_serve::serve(listener, router, async {
+        let _ = stop_rx.await;
+    }));
+    let rows = state
+        .snapshot()
+        .scan(ViewId::Occupancy, &twinflow_views::Filter::default(), None)
+        .filter(|((c, _), _)| *c == 1)
+        .count();
+    let path = "/v1/views/occupancy?company_id=1&limit=1000";
+    let done = Arc::new(AtomicBool::new(false));
+    let requests = Arc::new(AtomicU64::new(0));
+    let clients: Vec<_> = (0..options.http_connections)
+        .map(|_| {
+            let done = done.clone();
+            let requests = requests.clone();
+            std::thread::spawn(move || http_client(address, path, &done, &requests))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(options.http_seconds));
+    done.store(true, Ordering::Relaxed);
+    for client in clients {
+        client
+            .join()
+            .map_err(|_| anyhow::anyhow!("client panicked"))??;
+    }
+    let total = requests.load(Ordering::Relaxed);
+    println!(
+        "http: GET {path} ({rows} rows): {:.0} requests/s over {} s with {} keep-alive connections",
+        total as f64 / options.http_seconds as f64,
+        options.http_seconds,
+        options.http_connections
+    );
+    let _ = stop_tx.send(());
+    runtime.block_on(server)??;
+    drop(sources);
+    pipeline.shutdown();
+    println!("peak RSS: {:.0} MB", peak_rss_mb());
+    Ok(())
+}
+
+/// A minimal HTTP/1.1 keep-alive client: sends the same GET until told to stop.
+fn http_client(
+    address: std::net::SocketAddr,
+    path: &str,
+    done: &AtomicBool,
+    requests: &AtomicU64,
+) -> anyhow::Result<()> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_nodelay(true)?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n");
+    let mut buffer = vec![0u8; 1 << 20];
+    while !done.load(Ordering::Relaxed) {
+        stream.write_all(request.as_bytes())?;
+        let mut filled = 0;
+        let body_end = loop {
+            let n = stream.read(&mut buffer[filled..])?;
+            if n == 0 {
+                bail!("server closed the connection");
+            }
+            filled += n;
+            if let Some(end) = response_end(&buffer[..filled])? {
+                break end;
+            }
+            if filled == buffer.len() {
+                buffer.resize(buffer.len() * 2, 0);
+            }
+        };
+        if body_end != filled {
+            bail!("unexpected bytes after the response");
+        }
+        if !buffer.starts_with(b"HTTP/1.1 200") {
+            bail!(
+                "unexpected response: {}",
+                String::from_utf8_lossy(&buffer[..filled.min(200)])
+            );
+        }
+        requests.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Where the response in `data` ends, once its headers and `content-length` body are in.
+fn response_end(data: &[u8]) -> anyhow::Result<Option<usize>> {
+    let Some(headers_end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(None);
+    };
+    let headers = String::from_utf8_lossy(&data[..headers_end]).to_ascii_lowercase();
+    let length: usize = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .context("response without content-length")?
+        .trim()
+        .parse()?;
+    let end = headers_end + 4 + length;
+    Ok((data.len() >= end).then_some(end))
+}

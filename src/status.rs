@@ -1,0 +1,66 @@
+//! What the engine reports to the API beyond the served state.
+
+use std::sync::Arc;
+
+use twinflow_dataflows::EngineMetrics;
+use twinflow_ingest::DeadLetterLog;
+use twinflow_serve::EngineInfo;
+
+/// The engine's counters and dead-letter record, as `/v1/status` and `/metrics` show them.
+pub struct PipelineInfo {
+    metrics: Arc<EngineMetrics>,
+    dead_letters: Arc<DeadLetterLog>,
+}
+
+impl PipelineInfo {
+    /// Reports `metrics` and `dead_letters`.
+    pub fn new(metrics: Arc<EngineMetrics>, dead_letters: Arc<DeadLetterLog>) -> Self {
+        PipelineInfo {
+            metrics,
+            dead_letters,
+        }
+    }
+}
+
+impl EngineInfo for PipelineInfo {
+    fn dead_letter_count(&self) -> u64 {
+        self.dead_letters.total()
+    }
+
+    fn counters(&self) -> Vec<(&'static str, &'static str, f64)> {
+        let m = &self.metrics;
+        let latency = m.latencies(false);
+        vec![
+            (
+                "timestamps_published_total",
+                "Timestamps published to the served state.",
+                m.timestamps() as f64,
+            ),
+            (
+                "transactions_applied_total",
+                "Source transactions applied.",
+                m.transactions() as f64,
+            ),
+            (
+                "changes_applied_total",
+                "Source row changes applied.",
+                m.changes() as f64,
+            ),
+            (
+                "view_updates_total",
+                "View row updates published.",
+                m.view_updates() as f64,
+            ),
+            (
+                "timestamp_latency_p50_ms",
+                "Median time from sealing a timestamp to publishing it (recent window).",
+                latency.p50_ms,
+            ),
+            (
+                "timestamp_latency_p99_ms",
+                "99th percentile time from sealing a timestamp to publishing it (recent window).",
+                latency.p99_ms,
+            ),
+        ]
+    }
+}
