@@ -22,6 +22,7 @@ struct Options {
     workers: usize,
     moves: u64,
     latency_batches: u64,
+    latency_changes: u64,
     http_seconds: u64,
     http_connections: usize,
 }
@@ -32,6 +33,7 @@ fn parse_options() -> anyhow::Result<Options> {
         workers: 2,
         moves: 2_000_000,
         latency_batches: 1_000,
+        latency_changes: 1_000,
         http_seconds: 10,
         http_connections: 4,
     };
@@ -43,6 +45,7 @@ fn parse_options() -> anyhow::Result<Options> {
             "--workers" => options.workers = value()?.parse()?,
             "--moves" => options.moves = value()?.parse()?,
             "--latency-batches" => options.latency_batches = value()?.parse()?,
+            "--latency-changes" => options.latency_changes = value()?.parse()?,
             "--http-seconds" => options.http_seconds = value()?.parse()?,
             "--http-connections" => options.http_connections = value()?.parse()?,
             "--bench" => {}
@@ -155,7 +158,7 @@ fn main() -> anyhow::Result<()> {
     pipeline.shutdown();
 
     // Latency: closed loop of 1000-change timestamps on a fresh, hydrated pipeline.
-    let pipeline = Pipeline::start(config(1_000))?;
+    let pipeline = Pipeline::start(config(options.latency_changes as usize))?;
     let state = pipeline.state();
     let sources = pipeline.sources();
     let mut generator = OrgGenerator::new(
@@ -176,7 +179,7 @@ fn main() -> anyhow::Result<()> {
     for _ in 0..options.latency_batches {
         let target = state.snapshot().as_of + 1;
         let start = Instant::now();
-        feed(&mut generator, &sources, 1_000)?;
+        feed(&mut generator, &sources, options.latency_changes)?;
         wait_for(&state, target);
         round_trips.push(start.elapsed());
     }
@@ -185,7 +188,8 @@ fn main() -> anyhow::Result<()> {
         |q: f64| round_trips[((round_trips.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
     let latency = metrics.latencies(true);
     println!(
-        "latency at 1000 changes/timestamp: send→visible p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; seal→visible p50 {:.2} ms, p99 {:.2} ms ({} timestamps)",
+        "latency at {} changes/timestamp: send→visible p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; seal→visible p50 {:.2} ms, p99 {:.2} ms ({} timestamps)",
+        options.latency_changes,
         at(0.5),
         at(0.99),
         at(1.0),
