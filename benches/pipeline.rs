@@ -85,6 +85,30 @@ fn feed(
     Ok(sent)
 }
 
+/// A pipeline with the generated org loaded and published, and the generator to continue from.
+fn hydrated(
+    options: &Options,
+    config: PipelineConfig,
+) -> anyhow::Result<(Pipeline, OrgGenerator, usize)> {
+    let pipeline = Pipeline::start(config)?;
+    let generator = OrgGenerator::new(
+        GeneratorConfig {
+            seed: 1,
+            scale: options.scale,
+            ..GeneratorConfig::default()
+        },
+        Arc::from("generator"),
+    );
+    let sources = pipeline.sources();
+    let mut rows = 0;
+    for part in generator.snapshot() {
+        rows += part.changes.len();
+        sources.blocking_send(part).context("pipeline stopped")?;
+    }
+    wait_for(&pipeline.state(), 1);
+    Ok((pipeline, generator, rows))
+}
+
 fn main() -> anyhow::Result<()> {
     let options = parse_options()?;
     println!(
@@ -101,24 +125,10 @@ fn main() -> anyhow::Result<()> {
     };
 
     // Hydration: the whole org as one transaction.
-    let pipeline = Pipeline::start(config(10_000))?;
+    let start = Instant::now();
+    let (pipeline, mut generator, snapshot_rows) = hydrated(&options, config(10_000))?;
     let state = pipeline.state();
     let sources = pipeline.sources();
-    let mut generator = OrgGenerator::new(
-        GeneratorConfig {
-            seed: 1,
-            scale: options.scale,
-            ..GeneratorConfig::default()
-        },
-        Arc::from("generator"),
-    );
-    let start = Instant::now();
-    let mut snapshot_rows = 0;
-    for part in generator.snapshot() {
-        snapshot_rows += part.changes.len();
-        sources.blocking_send(part).context("pipeline stopped")?;
-    }
-    wait_for(&state, 1);
     let hydration = start.elapsed();
     let snapshot = state.snapshot();
     println!(
@@ -158,21 +168,10 @@ fn main() -> anyhow::Result<()> {
     pipeline.shutdown();
 
     // Latency: closed loop of 1000-change timestamps on a fresh, hydrated pipeline.
-    let pipeline = Pipeline::start(config(options.latency_changes as usize))?;
+    let (pipeline, mut generator, _) =
+        hydrated(&options, config(options.latency_changes as usize))?;
     let state = pipeline.state();
     let sources = pipeline.sources();
-    let mut generator = OrgGenerator::new(
-        GeneratorConfig {
-            seed: 1,
-            scale: options.scale,
-            ..GeneratorConfig::default()
-        },
-        Arc::from("generator"),
-    );
-    for part in generator.snapshot() {
-        sources.blocking_send(part).context("pipeline stopped")?;
-    }
-    wait_for(&state, 1);
     let metrics = pipeline.metrics();
     metrics.latencies(true);
     let mut round_trips = Vec::new();

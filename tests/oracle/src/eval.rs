@@ -126,6 +126,16 @@ fn vint(view: ViewId, row: &[Datum], name: &str) -> i64 {
 
 /// Per `people.job_id`, `(SUM(status = 'active'), SUM(status = 'leave'))` over all people whose
 /// `job_id IS NOT NULL` (any company).
+/// The rows of `view` grouped by the integer column `column` (the LEFT JOIN of a parent table
+/// with a child view on that column).
+fn group_by<'a>(view: ViewId, rows: &'a [VRow], column: &str) -> HashMap<i64, Vec<&'a VRow>> {
+    let mut groups: HashMap<i64, Vec<&VRow>> = HashMap::new();
+    for r in rows {
+        groups.entry(vint(view, r, column)).or_default().push(r);
+    }
+    groups
+}
+
 fn people_by_job(t: &Tables) -> HashMap<i64, (i64, i64)> {
     let mut by_job: HashMap<i64, (i64, i64)> = HashMap::new();
     for p in t.rows(People) {
@@ -182,13 +192,7 @@ fn staffing_by_function(t: &Tables, staffing: &[VRow]) -> Vec<VRow> {
     const S: ViewId = ViewId::Staffing;
     let live = live_companies(t);
     // LEFT JOIN twin_views.staffing s ON s.function_id = f.id
-    let mut s_by_function: HashMap<i64, Vec<&VRow>> = HashMap::new();
-    for s in staffing {
-        s_by_function
-            .entry(vint(S, s, "function_id"))
-            .or_default()
-            .push(s);
-    }
+    let s_by_function = group_by(S, staffing, "function_id");
     let mut out = Vec::new();
     for f in t.rows(Function) {
         let company_id = int(Function, f, "company_id");
@@ -278,10 +282,7 @@ fn occupancy(t: &Tables, desks: &[VRow]) -> Vec<VRow> {
     const D: ViewId = ViewId::DeskOccupancy;
     let live = live_companies(t);
     // LEFT JOIN twin_views.desk_occupancy d ON d.room_id = r.id
-    let mut d_by_room: HashMap<i64, Vec<&VRow>> = HashMap::new();
-    for d in desks {
-        d_by_room.entry(vint(D, d, "room_id")).or_default().push(d);
-    }
+    let d_by_room = group_by(D, desks, "room_id");
     let mut out = Vec::new();
     for r in t.rows(Room) {
         let Some(fl) = t.get(Floor, int(Room, r, "floor_id")) else {
@@ -320,13 +321,7 @@ fn occupancy_by_floor(t: &Tables, rooms: &[VRow]) -> Vec<VRow> {
     const O: ViewId = ViewId::Occupancy;
     let live = live_companies(t);
     // LEFT JOIN twin_views.occupancy o ON o.floor_id = fl.id
-    let mut o_by_floor: HashMap<i64, Vec<&VRow>> = HashMap::new();
-    for o in rooms {
-        o_by_floor
-            .entry(vint(O, o, "floor_id"))
-            .or_default()
-            .push(o);
-    }
+    let o_by_floor = group_by(O, rooms, "floor_id");
     let mut out = Vec::new();
     for fl in t.rows(Floor) {
         let Some(b) = t.get(Building, int(Floor, fl, "building_id")) else {
@@ -362,13 +357,7 @@ fn occupancy_by_building(t: &Tables, floors: &[VRow]) -> Vec<VRow> {
     const O: ViewId = ViewId::OccupancyByFloor;
     let live = live_companies(t);
     // LEFT JOIN twin_views.occupancy_by_floor o ON o.building_id = b.id
-    let mut o_by_building: HashMap<i64, Vec<&VRow>> = HashMap::new();
-    for o in floors {
-        o_by_building
-            .entry(vint(O, o, "building_id"))
-            .or_default()
-            .push(o);
-    }
+    let o_by_building = group_by(O, floors, "building_id");
     let mut out = Vec::new();
     for b in t.rows(Building) {
         let company_id = int(Building, b, "company_id");
