@@ -7,7 +7,7 @@
 //! atomically. Readers load the current snapshot without locks and see every view at the
 //! same `as_of`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::ops::Bound;
 use std::str::FromStr;
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use imbl::OrdMap;
 use serde::Serialize;
+use smallvec::SmallVec;
 use tokio::sync::broadcast;
 
 use crate::catalog::{ViewId, ViewSchema};
@@ -415,33 +416,35 @@ impl StateWriter {
             sources,
         } = commit;
         let mut deltas: Vec<Vec<KeyChange>> = ViewId::ALL.iter().map(|_| Vec::new()).collect();
-        for (view, changes) in consolidate_by_key(updates) {
-            let table = &mut self.tables[view.index()];
-            for (key, (old, new)) in changes {
-                if old == new {
-                    continue;
+        for (view, key, old, new) in consolidate_by_key(updates) {
+            let rows = &mut self.tables[view.index()].rows;
+            match (&old, &new) {
+                // The common case: the row changes in place, its tenant stays.
+                (Some(old), Some(new))
+                    if ViewSchema::company_of(old) == ViewSchema::company_of(new) =>
+                {
+                    rows.insert((ViewSchema::company_of(new), key.clone()), new.clone());
                 }
-                if let Some(old) = &old {
-                    table
-                        .rows
-                        .remove(&(ViewSchema::company_of(old), key.clone()));
+                _ => {
+                    if let Some(old) = &old {
+                        rows.remove(&(ViewSchema::company_of(old), key.clone()));
+                    }
+                    if let Some(new) = &new {
+                        rows.insert((ViewSchema::company_of(new), key.clone()), new.clone());
+                    }
                 }
-                if let Some(new) = &new {
-                    table
-                        .rows
-                        .insert((ViewSchema::company_of(new), key.clone()), new.clone());
-                }
-                deltas[view.index()].push(KeyChange { key, old, new });
             }
+            deltas[view.index()].push(KeyChange { key, old, new });
         }
         for progress in sources {
             self.sources.insert(progress.source.clone(), progress);
         }
         let mut published = Vec::new();
-        for (view, changes) in ViewId::ALL.into_iter().zip(deltas) {
+        for (view, mut changes) in ViewId::ALL.into_iter().zip(deltas) {
             if changes.is_empty() {
                 continue;
             }
+            changes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
             self.tables[view.index()].changed_at = as_of;
             let delta = Arc::new(ViewDelta { as_of, changes });
             self.append_to_log(view, delta.clone());
@@ -490,30 +493,37 @@ impl StateWriter {
     }
 }
 
-type KeyedChanges = BTreeMap<Key, (Option<Row>, Option<Row>)>;
-
-/// Sums the updates per (view, row), drops what cancels out, and pairs what remains per key
-/// into (row before, row after).
-fn consolidate_by_key(mut updates: Vec<(ViewId, Row, i64)>) -> BTreeMap<ViewId, KeyedChanges> {
-    updates.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    let mut out: BTreeMap<ViewId, KeyedChanges> = BTreeMap::new();
-    let mut iter = updates.into_iter().peekable();
-    while let Some((view, row, mut diff)) = iter.next() {
-        while let Some((_, _, more)) = iter.next_if(|(v, r, _)| *v == view && *r == row) {
-            diff += more;
-        }
-        if diff == 0 {
-            continue;
-        }
-        let key = view.schema().key_of(&row);
-        let entry = out.entry(view).or_default().entry(key).or_default();
-        if diff < 0 {
-            entry.0 = Some(row);
-        } else {
-            entry.1 = Some(row);
+/// Sums the updates per (view, key, row), drops what cancels out, and pairs what remains per
+/// key into (row before, row after). Rows are only ever compared with rows of the same key.
+fn consolidate_by_key(
+    updates: Vec<(ViewId, Row, i64)>,
+) -> Vec<(ViewId, Key, Option<Row>, Option<Row>)> {
+    /// The distinct rows of one key with their summed diffs (usually one retracted, one added).
+    type RowSums = SmallVec<[(Row, i64); 2]>;
+    let mut by_key: HashMap<(ViewId, Key), RowSums> = HashMap::with_capacity(updates.len());
+    for (view, row, diff) in updates {
+        let rows = by_key
+            .entry((view, view.schema().key_of(&row)))
+            .or_default();
+        match rows.iter_mut().find(|(r, _)| *r == row) {
+            Some((_, sum)) => *sum += diff,
+            None => rows.push((row, diff)),
         }
     }
-    out
+    by_key
+        .into_iter()
+        .filter_map(|((view, key), rows)| {
+            let (mut old, mut new) = (None, None);
+            for (row, sum) in rows {
+                match sum.cmp(&0) {
+                    std::cmp::Ordering::Less => old = Some(row),
+                    std::cmp::Ordering::Greater => new = Some(row),
+                    std::cmp::Ordering::Equal => {}
+                }
+            }
+            (old.is_some() || new.is_some()).then_some((view, key, old, new))
+        })
+        .collect()
 }
 
 #[cfg(test)]
