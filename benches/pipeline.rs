@@ -214,19 +214,29 @@ fn main() -> anyhow::Result<()> {
     let server = runtime.spawn(twinflow_serve::serve(listener, router, async {
         let _ = stop_rx.await;
     }));
-    let rows = state
-        .snapshot()
-        .scan(ViewId::Occupancy, &twinflow_views::Filter::default(), None)
-        .filter(|((c, _), _)| *c == 1)
-        .count();
-    let path = "/v1/views/occupancy?company_id=1&limit=1000";
+    // The company with the most rooms (the generator may have soft-deleted any company just now).
+    let snapshot = state.snapshot();
+    let mut rooms_per_company = std::collections::BTreeMap::new();
+    for ((company, _), _) in
+        snapshot.scan(ViewId::Occupancy, &twinflow_views::Filter::default(), None)
+    {
+        *rooms_per_company.entry(*company).or_insert(0usize) += 1;
+    }
+    let (company, rows) = rooms_per_company
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .context("no rooms served")?;
+    let path: Arc<str> = Arc::from(format!(
+        "/v1/views/occupancy?company_id={company}&limit=1000"
+    ));
     let done = Arc::new(AtomicBool::new(false));
     let requests = Arc::new(AtomicU64::new(0));
     let clients: Vec<_> = (0..options.http_connections)
         .map(|_| {
             let done = done.clone();
             let requests = requests.clone();
-            std::thread::spawn(move || http_client(address, path, &done, &requests))
+            let path = path.clone();
+            std::thread::spawn(move || http_client(address, &path, &done, &requests))
         })
         .collect();
     std::thread::sleep(Duration::from_secs(options.http_seconds));
