@@ -77,6 +77,20 @@ impl AreaSums {
             reserved_desks: children.sum(|c| c.reserved_desks),
         }
     }
+
+    /// The sums as the trailing columns of a served row: `rooms, capacity, desks, seats,
+    /// assigned, reserved_desks` (a room's row starts at `desks`).
+    fn datums(&self) -> [Datum; 6] {
+        [
+            self.rooms,
+            self.capacity,
+            self.desks,
+            self.seats,
+            self.assigned,
+            self.reserved_desks,
+        ]
+        .map(Datum::Int)
+    }
 }
 
 /// The occupancy views, as served rows.
@@ -246,41 +260,25 @@ pub fn occupancy<'s>(
                 r.name.into(),
                 r.kind.into(),
                 Datum::Int(r.capacity),
-                Datum::Int(s.desks),
-                Datum::Int(s.seats),
-                Datum::Int(s.assigned),
-                Datum::Int(s.reserved_desks),
             ]);
+            row.extend(s.datums().into_iter().skip(2));
             Arc::from(row)
         }),
         floors: floor_rows.map(|(_, (place, f, s))| {
             let mut row: Vec<Datum> = place.datums(2).collect();
-            row.extend([
-                Datum::Int(f.id.into()),
-                Datum::Int(f.level),
-                f.name.into(),
-                Datum::Int(s.rooms),
-                Datum::Int(s.capacity),
-                Datum::Int(s.desks),
-                Datum::Int(s.seats),
-                Datum::Int(s.assigned),
-                Datum::Int(s.reserved_desks),
-            ]);
+            row.extend([Datum::Int(f.id.into()), Datum::Int(f.level), f.name.into()]);
+            row.extend(s.datums());
             Arc::from(row)
         }),
         buildings: building_rows.map(|(_, (b, floors, s))| {
-            Arc::from(vec![
+            let mut row = vec![
                 Datum::Int(b.company_id.into()),
                 Datum::Int(b.id.into()),
                 b.name.into(),
                 Datum::Int(floors),
-                Datum::Int(s.rooms),
-                Datum::Int(s.capacity),
-                Datum::Int(s.desks),
-                Datum::Int(s.seats),
-                Datum::Int(s.assigned),
-                Datum::Int(s.reserved_desks),
-            ])
+            ];
+            row.extend(s.datums());
+            Arc::from(row)
         }),
     }
 }
