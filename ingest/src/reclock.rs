@@ -6,7 +6,7 @@
 //! The changes of an open timestamp are handed on in batches of up to a chunk size, so the
 //! engine's queues see a few large batches rather than one message per transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::change::{RowChange, SourceId, SourcePosition, Transaction};
 
@@ -49,7 +49,8 @@ pub struct Reclocker {
     pending: Vec<RowChange>,
     open: Option<Seal>,
     next_ts: Timestamp,
-    partial: usize,
+    /// Sources whose current transaction has more parts to come.
+    in_progress: BTreeSet<SourceId>,
     positions: BTreeMap<SourceId, (SourcePosition, u64)>,
 }
 
@@ -63,7 +64,7 @@ impl Reclocker {
             pending: Vec::new(),
             open: None,
             next_ts: first_ts.max(1),
-            partial: 0,
+            in_progress: BTreeSet::new(),
             positions: BTreeMap::new(),
         }
     }
@@ -78,26 +79,31 @@ impl Reclocker {
 
     /// Takes one transaction (or part of one), appending what is ready for the engine to `out`.
     pub fn push(&mut self, txn: Transaction, out: &mut Vec<TimestampedBatch>) {
-        let starts_transaction = self.partial == 0;
-        if starts_transaction {
-            if let Some(open) = &self.open {
-                if open.changes as usize >= self.max_changes_per_ts {
-                    self.seal(out);
-                }
-            }
+        // A full timestamp is sealed before the next transaction, unless some source is in the
+        // middle of one: its remaining parts must land in the same timestamp.
+        let full = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.changes as usize >= self.max_changes_per_ts);
+        if full && self.in_progress.is_empty() {
+            self.seal(out);
         }
-        let ts = self.open_ts();
-        let open = self.open.as_mut().expect("open_ts opened a timestamp");
+        let next_ts = &mut self.next_ts;
+        let open = self.open.get_or_insert_with(|| {
+            let seal = Seal {
+                ts: *next_ts,
+                ..Seal::default()
+            };
+            *next_ts += 1;
+            seal
+        });
+        let ts = open.ts;
         open.changes += txn.changes.len() as u64;
         if txn.more_follows {
-            if starts_transaction {
-                self.partial += 1;
-            }
+            self.in_progress.insert(txn.source.clone());
         } else {
+            self.in_progress.remove(&txn.source);
             open.transactions += 1;
-            if !starts_transaction {
-                self.partial -= 1;
-            }
         }
         self.positions
             .insert(txn.source.clone(), (txn.position, txn.commit_time_ms));
@@ -114,29 +120,18 @@ impl Reclocker {
         }
     }
 
+    /// The input has run dry for now: seal the open timestamp unless a transaction is mid-way.
+    pub fn idle(&mut self, out: &mut Vec<TimestampedBatch>) {
+        if self.in_progress.is_empty() && self.open.is_some() {
+            self.seal(out);
+        }
+    }
+
     fn flush(&mut self, ts: Timestamp, out: &mut Vec<TimestampedBatch>) {
         if !self.pending.is_empty() {
             let changes = std::mem::replace(&mut self.pending, Vec::with_capacity(self.chunk));
             out.push(TimestampedBatch::Changes { ts, changes });
         }
-    }
-
-    /// The input has run dry for now: seal the open timestamp unless a transaction is mid-way.
-    pub fn idle(&mut self, out: &mut Vec<TimestampedBatch>) {
-        if self.partial == 0 && self.open.is_some() {
-            self.seal(out);
-        }
-    }
-
-    fn open_ts(&mut self) -> Timestamp {
-        if self.open.is_none() {
-            self.open = Some(Seal {
-                ts: self.next_ts,
-                ..Seal::default()
-            });
-            self.next_ts += 1;
-        }
-        self.open.as_ref().map_or(self.next_ts, |o| o.ts)
     }
 
     fn seal(&mut self, out: &mut Vec<TimestampedBatch>) {
@@ -230,6 +225,24 @@ mod tests {
             changes_per_ts.into_iter().collect::<Vec<_>>(),
             vec![(1, 15), (2, 1)]
         );
+    }
+
+    #[test]
+    fn another_sources_whole_transaction_does_not_end_one_in_parts() {
+        let mut r = Reclocker::new(1, 2);
+        let mut out = Vec::new();
+        let from = |source: &str, seq, n, more_follows| Transaction {
+            source: Arc::from(source),
+            ..txn(seq, n, more_follows)
+        };
+        r.push(from("a", 0, 5, true), &mut out);
+        r.push(from("b", 0, 5, false), &mut out);
+        r.idle(&mut out);
+        r.push(from("b", 1, 5, false), &mut out);
+        r.push(from("a", 0, 5, false), &mut out);
+        r.idle(&mut out);
+        // Source a's two parts share timestamp 1, whatever source b did meanwhile.
+        assert_eq!(seals(&out), vec![(1, 3, 20)]);
     }
 
     #[test]
