@@ -6,23 +6,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::txn;
 use twinflow::pipeline::{Pipeline, PipelineConfig};
-use twinflow_ingest::{RowChange, SourcePosition, TableId, Transaction};
+use twinflow_ingest::{RowChange, TableId};
 use twinflow_oracle::rows;
 use twinflow_views::{Datum, Filter, ViewId};
 
 const PEOPLE: i64 = 40;
 const ASSIGNED: usize = 9; // occupancy.assigned
-
-fn txn(seq: u64, changes: Vec<RowChange>) -> Transaction {
-    Transaction {
-        source: Arc::from("test"),
-        position: SourcePosition::Generator { seq },
-        commit_time_ms: seq,
-        changes,
-        more_follows: false,
-    }
-}
 
 fn total_assigned(rows: impl Iterator<Item = twinflow_views::Row>) -> i64 {
     rows.map(|row| row[ASSIGNED].as_int().unwrap_or_default())
@@ -57,7 +50,7 @@ fn moves_between_rooms_are_atomic() {
         ));
     }
     sources
-        .blocking_send(txn(0, org))
+        .blocking_send(txn("test", 0, org))
         .expect("pipeline accepts");
     let deadline = Instant::now() + Duration::from_secs(30);
     while state.snapshot().len(ViewId::Occupancy) < 2 {
@@ -111,7 +104,7 @@ fn moves_between_rooms_are_atomic() {
             desk_of[p] = to;
         }
         sources
-            .blocking_send(txn(seq, changes))
+            .blocking_send(txn("test", seq, changes))
             .expect("pipeline accepts");
     }
     drop(sources);

@@ -5,20 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::txn;
 use twinflow::pipeline::{Pipeline, PipelineConfig};
-use twinflow_ingest::{RowChange, SourcePosition, TableId, Transaction, Value};
+use twinflow_ingest::{RowChange, SourcePosition, TableId, Value};
 use twinflow_oracle::rows;
 use twinflow_views::{Datum, Filter, ViewId};
-
-fn txn(seq: u64, changes: Vec<RowChange>) -> Transaction {
-    Transaction {
-        source: Arc::from("faulty"),
-        position: SourcePosition::Generator { seq },
-        commit_time_ms: seq,
-        changes,
-        more_follows: false,
-    }
-}
 
 #[test]
 fn a_malformed_change_becomes_a_dead_letter_and_the_rest_flows_on() {
@@ -36,11 +29,12 @@ fn a_malformed_change_becomes_a_dead_letter_and_the_rest_flows_on() {
         RowChange::insert(TableId::Room, Arc::from(bad_room)),
     ];
     sources
-        .blocking_send(txn(1, changes))
+        .blocking_send(txn("faulty", 1, changes))
         .expect("pipeline accepts");
     // A later transaction still flows.
     sources
         .blocking_send(txn(
+            "faulty",
             2,
             vec![RowChange::insert(
                 TableId::Room,

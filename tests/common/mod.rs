@@ -3,7 +3,10 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
+
+use twinflow_ingest::{RowChange, SourcePosition, Transaction};
 
 /// A response read off a real socket.
 pub struct Response {
@@ -58,5 +61,16 @@ pub fn get(address: SocketAddr, path: &str) -> Response {
         status,
         headers,
         body: raw[split + 4..].to_vec(),
+    }
+}
+
+/// A whole transaction from `source` at generator position `seq`.
+pub fn txn(source: &str, seq: u64, changes: Vec<RowChange>) -> Transaction {
+    Transaction {
+        source: Arc::from(source),
+        position: SourcePosition::Generator { seq },
+        commit_time_ms: seq,
+        changes,
+        more_follows: false,
     }
 }
