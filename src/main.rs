@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -156,13 +156,11 @@ async fn print_summary(
         let rate = changes - last_changes;
         last_changes = changes;
         let snapshot = state.snapshot();
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let now = twinflow_views::now_ms();
         let lag = snapshot
             .sources()
             .iter()
-            .map(|s| now_ms.saturating_sub(s.last_commit_ms))
+            .map(|s| s.lag_ms(now))
             .max()
             .unwrap_or(0);
         let rows: usize = twinflow_views::ViewId::ALL

@@ -13,13 +13,12 @@
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use tokio::sync::mpsc;
 use twinflow_dataflows::{Engine, EngineConfig, EngineMetrics};
 use twinflow_ingest::validate::check_change;
-use twinflow_ingest::{DeadLetter, DeadLetterLog, Reclocker, Transaction};
+use twinflow_ingest::{now_ms, DeadLetter, DeadLetterLog, Reclocker, Transaction};
 use twinflow_views::{ServedState, StateConfig};
 
 /// How the pipeline runs.
@@ -114,12 +113,6 @@ impl Pipeline {
             Err(_) => tracing::error!("sequencer thread panicked"),
         }
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Moves transactions from the sources to the engine until every source sender is gone.

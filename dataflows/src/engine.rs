@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use timely::dataflow::operators::capture::{Capture, Event, EventPusher};
 use timely::progress::frontier::MutableAntichain;
 use timely::WorkerConfig;
 use twinflow_ingest::reclock::Seal;
-use twinflow_ingest::TimestampedBatch;
+use twinflow_ingest::{now_ms, TimestampedBatch};
 use twinflow_views::{Commit, Row, SourceProgress, StateWriter, ViewId};
 
 use crate::graph::build_views;
@@ -193,12 +193,6 @@ fn feed(inputs: &mut BaseInputs, batch: &TimestampedBatch) {
         }
         TimestampedBatch::Seal(seal) => inputs.advance_to(seal.ts + 1),
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Collects the workers' output and commits every timestamp once all workers are past it.

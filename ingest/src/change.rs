@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -103,6 +104,13 @@ impl fmt::Display for SourcePosition {
             }
         }
     }
+}
+
+/// Wall-clock milliseconds since the Unix epoch: the unit of [`Transaction::commit_time_ms`].
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// One source transaction: changes that commit together and must become visible together.

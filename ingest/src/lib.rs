@@ -14,7 +14,7 @@ pub mod validate;
 pub mod value;
 
 pub use catalog::{ColumnSchema, SqlType, TableId, TableSchema};
-pub use change::{RowChange, SourceId, SourcePosition, Transaction};
+pub use change::{now_ms, RowChange, SourceId, SourcePosition, Transaction};
 pub use deadletter::{DeadLetter, DeadLetterLog};
 pub use reclock::{Reclocker, Timestamp, TimestampedBatch};
 pub use validate::RowError;

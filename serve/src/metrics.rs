@@ -9,9 +9,8 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use twinflow_views::ViewId;
+use twinflow_views::{now_ms, ViewId};
 
-use crate::status::{lag_ms, now_ms};
 use crate::{routes, AppState};
 
 /// Status codes counted: 100..=599.
@@ -159,7 +158,7 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     for source in snapshot.sources() {
         lag.sample(
             &[("source", &source.source)],
-            lag_ms(source, now) as f64 / 1000.0,
+            source.lag_ms(now) as f64 / 1000.0,
         );
     }
     let mut rows = Family::new(

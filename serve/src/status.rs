@@ -1,27 +1,12 @@
 //! `GET /v1/status` and `GET /healthz`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Serialize, Serializer};
-use twinflow_views::{SourceProgress, ViewId};
+use twinflow_views::{now_ms, SourceProgress, ViewId};
 
 use crate::AppState;
-
-/// Milliseconds since the epoch, now.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// Now minus the source commit time of the last transaction applied from `progress`'s
-/// source (ms, at least 0).
-pub(crate) fn lag_ms(progress: &SourceProgress, now_ms: u64) -> u64 {
-    now_ms.saturating_sub(progress.last_commit_ms)
-}
 
 /// One source's progress and lag.
 #[derive(Serialize)]
@@ -74,7 +59,7 @@ pub async fn status(State(app): State<AppState>) -> Response {
             .iter()
             .map(|progress| SourceStatus {
                 progress,
-                lag_ms: lag_ms(progress, now),
+                lag_ms: progress.lag_ms(now),
             })
             .collect(),
         views: Pairs(

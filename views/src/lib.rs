@@ -14,6 +14,6 @@ pub use catalog::{ColumnType, ViewColumn, ViewId, ViewSchema};
 pub use datum::{Datum, Key, Row};
 pub use filter::{Filter, FilterError};
 pub use state::{
-    Commit, KeyChange, Page, PageCursor, ResetReason, ServedState, Snapshot, SourceProgress,
-    StateConfig, StateWriter, Subscription, ViewDelta,
+    now_ms, Commit, KeyChange, Page, PageCursor, ResetReason, ServedState, Snapshot,
+    SourceProgress, StateConfig, StateWriter, Subscription, ViewDelta,
 };

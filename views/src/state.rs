@@ -66,6 +66,13 @@ pub struct SourceProgress {
     pub applied_ms: u64,
 }
 
+impl SourceProgress {
+    /// How far the source's last applied transaction lies behind `now_ms` (0 if in the future).
+    pub fn lag_ms(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.last_commit_ms)
+    }
+}
+
 /// The change of one key in one timestamp.
 #[derive(Clone, Debug)]
 pub struct KeyChange {
@@ -306,10 +313,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn now_ms() -> u64 {
+/// Wall-clock milliseconds since the Unix epoch, as `committed_ms` and source commit times use.
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl ServedState {

@@ -2,11 +2,11 @@
 
 use std::future::Future;
 use std::pin::{pin, Pin};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::Sender;
-use twinflow_ingest::Transaction;
+use twinflow_ingest::{now_ms, Transaction};
 
 use super::OrgGenerator;
 
@@ -51,7 +51,7 @@ pub async fn run_generator(
         }
         let mut txn = gen.next_transaction();
         pacer.sent += txn.changes.len() as u64;
-        txn.commit_time_ms = wall_clock_ms();
+        txn.commit_time_ms = now_ms();
         match tx.try_send(txn) {
             Ok(()) => {}
             Err(TrySendError::Full(txn)) => {
@@ -79,18 +79,12 @@ async fn send<S: Future<Output = ()>>(
     mut txn: Transaction,
     shutdown: Pin<&mut S>,
 ) -> bool {
-    txn.commit_time_ms = wall_clock_ms();
+    txn.commit_time_ms = now_ms();
     tokio::select! {
         biased;
         () = shutdown => false,
         sent = tx.send(txn) => sent.is_ok(),
     }
-}
-
-fn wall_clock_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Keeps the changes sent at `rate` per second on average since the start.
