@@ -218,17 +218,13 @@ fn publish(
                 }
             }
         }
-        // Every sealed timestamp the frontier has passed is complete.
-        let complete: Vec<(Seal, Instant)> = {
-            let done: Vec<Time> = seals
-                .keys()
-                .copied()
-                .take_while(|ts| !frontier.less_equal(ts))
-                .collect();
-            done.into_iter()
-                .filter_map(|ts| seals.remove(&ts))
-                .collect()
+        // Every sealed timestamp before the frontier is complete (times are totally ordered).
+        let later = match frontier.frontier().first() {
+            Some(first_incomplete) => seals.split_off(first_incomplete),
+            None => BTreeMap::new(),
         };
+        let complete: Vec<(Seal, Instant)> =
+            std::mem::replace(&mut seals, later).into_values().collect();
         let Some(as_of) = complete.last().map(|(seal, _)| seal.ts) else {
             continue;
         };
