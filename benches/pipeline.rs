@@ -206,6 +206,7 @@ fn main() -> anyhow::Result<()> {
     let info = Arc::new(PipelineInfo::new(
         pipeline.metrics(),
         pipeline.dead_letters(),
+        Vec::new(),
     ));
     let router = twinflow_serve::router(pipeline.state(), info);
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;

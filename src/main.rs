@@ -1,16 +1,21 @@
 //! The `twinflow` command line.
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
+use twinflow::config::RunConfig;
 use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow::status::PipelineInfo;
+use twinflow::verify::VerifyOptions;
 use twinflow_connectors::generator::{run_generator, GeneratorConfig, OrgGenerator};
+use twinflow_connectors::{run_mysql_source, ConnectorStatus, MySqlConfig};
 use twinflow_dataflows::EngineConfig;
 
 /// twinflow keeps the live views of an organisation's digital twin.
@@ -25,6 +30,11 @@ struct Cli {
 enum Command {
     /// Runs the engine on the embedded org generator and serves the views (the default).
     Demo(DemoArgs),
+    /// Runs the engine on MySQL/MariaDB sources and serves the views.
+    Run(RunArgs),
+    /// Compares a running engine's views with views.sql evaluated on its MySQL/MariaDB source;
+    /// exits 0 only when every view is equal.
+    Verify(VerifyArgs),
 }
 
 #[derive(Parser, Clone)]
@@ -44,6 +54,41 @@ struct DemoArgs {
     /// Timely worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+}
+
+#[derive(Parser, Clone)]
+struct RunArgs {
+    /// A TOML configuration file (see twinflow.example.toml); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A MySQL/MariaDB server to read, `mysql://USER:PASS@HOST:PORT` (repeatable).
+    #[arg(long = "mysql", value_name = "URL")]
+    mysql: Vec<String>,
+    /// Address to serve the HTTP/WebSocket API on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Timely worker threads [default: 2].
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+#[derive(Parser, Clone)]
+struct VerifyArgs {
+    /// The source server, `mysql://USER:PASS@HOST:PORT`.
+    #[arg(long, value_name = "URL")]
+    mysql: String,
+    /// The engine, `http://HOST:PORT`.
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// Seconds to wait for the engine to catch up with the server.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// The engine's name for the source [default: as `twinflow run` names the URL].
+    #[arg(long)]
+    source: Option<String>,
+    /// The views' SQL [default: the contract's views.sql built into this binary].
+    #[arg(long)]
+    views: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -66,26 +111,118 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| Command::Demo(DemoArgs::parse_from(["twinflow"])));
     match command {
         Command::Demo(args) => runtime.block_on(demo(args)),
+        Command::Run(args) => runtime.block_on(run(args)),
+        Command::Verify(args) => {
+            let equal = runtime.block_on(verify(args))?;
+            std::process::exit(if equal { 0 } else { 1 });
+        }
     }
 }
 
+/// A source the engine is started with.
+enum SourceSpec {
+    Generator { config: GeneratorConfig, rate: f64 },
+    MySql(MySqlConfig),
+}
+
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let banner = format!(
+        "twinflow demo: {} people, {} changes/s, seed {}",
+        args.scale, args.rate, args.seed
+    );
+    let generator = SourceSpec::Generator {
+        config: GeneratorConfig {
+            seed: args.seed,
+            scale: args.scale,
+            ..GeneratorConfig::default()
+        },
+        rate: args.rate,
+    };
+    run_engine(args.listen, args.workers, vec![generator], banner).await
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => RunConfig::load(path)?,
+        None => RunConfig::default(),
+    };
+    config.mysql.extend(args.mysql.iter().map(MySqlConfig::new));
+    let listen = args
+        .listen
+        .or(config.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let workers = args.workers.or(config.workers).unwrap_or(2);
+    let banner = format!("twinflow run: {} MySQL source(s)", config.mysql.len());
+    let sources = config.mysql.into_iter().map(SourceSpec::MySql).collect();
+    run_engine(listen, workers, sources, banner).await
+}
+
+async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
+    let views_sql = match &args.views {
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+        }
+        None => twinflow::verify::VIEWS_SQL.to_string(),
+    };
+    let options = VerifyOptions {
+        mysql_url: args.mysql,
+        engine_url: args.url.trim_end_matches('/').to_string(),
+        source: args.source,
+        timeout: Duration::from_secs(args.timeout),
+        views_sql,
+    };
+    let outcome = twinflow::verify::verify(&options).await?;
+    println!("compared at GTID position {:?}", outcome.position);
+    for view in &outcome.views {
+        let verdict = if view.is_equal() {
+            "equal"
+        } else {
+            "DIFFERENT"
+        };
+        println!(
+            "{:<22} {:>8} rows in SQL {:>8} served  {verdict}",
+            view.view.name(),
+            view.expected,
+            view.served
+        );
+        let shown = 20;
+        for (label, lines) in [
+            ("missing", &view.missing),
+            ("extra", &view.extra),
+            ("differs", &view.differing),
+        ] {
+            for line in lines.iter().take(shown) {
+                println!("  {label}: {line}");
+            }
+            if lines.len() > shown {
+                println!("  ... and {} more {label}", lines.len() - shown);
+            }
+        }
+    }
+    Ok(outcome.is_equal())
+}
+
+/// Starts the pipeline and `sources`, serves the API on `listen`, and shuts everything down
+/// cleanly on Ctrl-C or SIGTERM.
+async fn run_engine(
+    listen: SocketAddr,
+    workers: usize,
+    sources: Vec<SourceSpec>,
+    banner: String,
+) -> anyhow::Result<()> {
     let config = PipelineConfig {
         engine: EngineConfig {
-            workers: args.workers,
+            workers,
             ..EngineConfig::default()
         },
         ..PipelineConfig::default()
     };
     let pipeline = Pipeline::start(config)?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("binding {}", args.listen))?;
+        .with_context(|| format!("binding {listen}"))?;
     let address = listener.local_addr().context("reading the bound address")?;
-    println!(
-        "twinflow demo: {} people, {} changes/s, seed {}",
-        args.scale, args.rate, args.seed
-    );
+    println!("{banner}");
     println!("serving http://{address}/v1/views  (status: http://{address}/v1/status)");
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -93,20 +230,37 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         // An error means the sender is gone, which also means stop.
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let generator = OrgGenerator::new(
-        GeneratorConfig {
-            seed: args.seed,
-            scale: args.scale,
-            ..GeneratorConfig::default()
-        },
-        Arc::from("generator"),
-    );
-    let generator = tokio::spawn(run_generator(
-        generator,
-        args.rate,
-        pipeline.sources(),
-        stopped(stop_rx.clone()),
-    ));
+    let mut tasks = Vec::new();
+    let mut connectors = Vec::new();
+    let mut names = BTreeSet::new();
+    for source in sources {
+        match source {
+            SourceSpec::Generator { config, rate } => {
+                let generator = OrgGenerator::new(config, Arc::from("generator"));
+                tasks.push(tokio::spawn(run_generator(
+                    generator,
+                    rate,
+                    pipeline.sources(),
+                    stopped(stop_rx.clone()),
+                )));
+            }
+            SourceSpec::MySql(config) => {
+                let name = config.source_name()?;
+                if !names.insert(name.clone()) {
+                    anyhow::bail!("two sources are named {name:?}: give them distinct names");
+                }
+                let status = Arc::new(ConnectorStatus::new(name, "mysql"));
+                connectors.push(status.clone());
+                tasks.push(tokio::spawn(run_mysql_source(
+                    config,
+                    pipeline.sources(),
+                    pipeline.dead_letters(),
+                    status,
+                    stopped(stop_rx.clone()),
+                )));
+            }
+        }
+    }
     let summary = tokio::spawn(print_summary(
         pipeline.metrics(),
         pipeline.state(),
@@ -116,25 +270,47 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let info = Arc::new(PipelineInfo::new(
         pipeline.metrics(),
         pipeline.dead_letters(),
+        connectors,
     ));
     let router = twinflow_serve::router(pipeline.state(), info);
-    let shutdown = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!("cannot listen for Ctrl-C: {err}");
-        }
-    };
-    twinflow_serve::serve(listener, router, shutdown)
+    twinflow_serve::serve(listener, router, termination())
         .await
         .context("serving the API")?;
 
     eprintln!("\nshutting down");
     stop_tx.send_replace(true);
-    generator.await.context("generator task")?;
+    for task in tasks {
+        task.await.context("source task")?;
+    }
     summary.await.context("summary task")?;
     tokio::task::spawn_blocking(move || pipeline.shutdown())
         .await
         .context("pipeline shutdown")?;
     Ok(())
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+async fn termination() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!("cannot listen for SIGTERM: {err}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => {
+            if let Err(err) = result {
+                tracing::error!("cannot listen for Ctrl-C: {err}");
+                std::future::pending::<()>().await;
+            }
+        }
+        () = terminate => {}
+    }
 }
 
 /// Prints a one-line summary every second: as_of, changes/s, lag, rows.

@@ -2,22 +2,30 @@
 
 use std::sync::Arc;
 
+use twinflow_connectors::ConnectorStatus;
 use twinflow_dataflows::EngineMetrics;
 use twinflow_ingest::DeadLetterLog;
 use twinflow_serve::EngineInfo;
 
-/// The engine's counters and dead-letter record, as `/v1/status` and `/metrics` show them.
+/// The engine's counters, connectors and dead-letter record, as `/v1/status`, `/metrics` and
+/// `/v1/deadletters` show them.
 pub struct PipelineInfo {
     metrics: Arc<EngineMetrics>,
     dead_letters: Arc<DeadLetterLog>,
+    connectors: Vec<Arc<ConnectorStatus>>,
 }
 
 impl PipelineInfo {
-    /// Reports `metrics` and `dead_letters`.
-    pub fn new(metrics: Arc<EngineMetrics>, dead_letters: Arc<DeadLetterLog>) -> Self {
+    /// Reports `metrics`, `dead_letters` and the status of `connectors`.
+    pub fn new(
+        metrics: Arc<EngineMetrics>,
+        dead_letters: Arc<DeadLetterLog>,
+        connectors: Vec<Arc<ConnectorStatus>>,
+    ) -> Self {
         PipelineInfo {
             metrics,
             dead_letters,
+            connectors,
         }
     }
 }
@@ -25,6 +33,21 @@ impl PipelineInfo {
 impl EngineInfo for PipelineInfo {
     fn dead_letter_count(&self) -> u64 {
         self.dead_letters.total()
+    }
+
+    fn connectors(&self) -> Vec<serde_json::Value> {
+        self.connectors
+            .iter()
+            .map(|c| serde_json::to_value(c.report()).unwrap_or_default())
+            .collect()
+    }
+
+    fn dead_letters(&self) -> Vec<serde_json::Value> {
+        self.dead_letters
+            .recent()
+            .iter()
+            .map(|letter| serde_json::to_value(letter).unwrap_or_default())
+            .collect()
     }
 
     fn counters(&self) -> Vec<(&'static str, &'static str, f64)> {

@@ -111,6 +111,7 @@ fn served_views_equal_the_oracle_over_http() {
     let info = Arc::new(PipelineInfo::new(
         pipeline.metrics(),
         pipeline.dead_letters(),
+        Vec::new(),
     ));
     let router = twinflow_serve::router(pipeline.state(), info);
     let listener = runtime

@@ -1,8 +1,13 @@
 //! twinflow's sources: the deterministic org generator (an initial snapshot and an endless
-//! stream of realistic changes across the seven domain databases) and its async driver.
+//! stream of realistic changes across the seven domain databases) and its async driver, and
+//! the MySQL/MariaDB binlog source; with the status every connector reports.
 
 #![warn(missing_docs)]
 
 pub mod generator;
+pub mod mysql;
+pub mod status;
 
 pub use generator::{run_generator, GeneratorConfig, OrgGenerator, Snapshot};
+pub use mysql::{run_mysql_source, MySqlConfig};
+pub use status::{ConnectorReport, ConnectorState, ConnectorStatus};

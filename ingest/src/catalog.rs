@@ -31,6 +31,22 @@ pub enum SqlType {
     Double,
 }
 
+impl fmt::Display for SqlType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SqlType::Int => f.write_str("INT"),
+            SqlType::TinyBool => f.write_str("TINYINT(1)"),
+            SqlType::Varchar(n) => write!(f, "VARCHAR({n})"),
+            SqlType::Text => f.write_str("TEXT"),
+            SqlType::Enum(values) => write!(f, "ENUM({})", values.join(",")),
+            SqlType::Decimal(p, s) => write!(f, "DECIMAL({p},{s})"),
+            SqlType::DateTime => f.write_str("DATETIME(3)"),
+            SqlType::Date => f.write_str("DATE"),
+            SqlType::Double => f.write_str("DOUBLE"),
+        }
+    }
+}
+
 /// One column of a table.
 #[derive(Clone, Copy, Debug)]
 pub struct ColumnSchema {

@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod change;
 pub mod deadletter;
+pub mod decode;
 pub mod reclock;
 pub mod validate;
 pub mod value;
@@ -16,6 +17,7 @@ pub mod value;
 pub use catalog::{ColumnSchema, SqlType, TableId, TableSchema};
 pub use change::{now_ms, RowChange, SourceId, SourcePosition, Transaction};
 pub use deadletter::{DeadLetter, DeadLetterLog};
+pub use decode::DecodeError;
 pub use reclock::{Reclocker, Timestamp, TimestampedBatch};
 pub use validate::RowError;
 pub use value::{Row, Value};

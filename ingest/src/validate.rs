@@ -74,7 +74,7 @@ pub fn check_row(table: TableId, row: &[Value]) -> Result<(), RowError> {
             return Err(RowError::WrongType {
                 table: schema.qualified_name(),
                 column: column.name,
-                expected: describe(column.ty),
+                expected: column.ty.to_string(),
                 got: value.kind(),
                 value: value.to_string(),
             });
@@ -112,20 +112,6 @@ fn fits(ty: SqlType, value: &Value) -> bool {
         (SqlType::Date, Value::Date(_)) => true,
         (SqlType::Double, Value::Double(f)) => f.is_finite(),
         _ => false,
-    }
-}
-
-fn describe(ty: SqlType) -> String {
-    match ty {
-        SqlType::Int => "INT".into(),
-        SqlType::TinyBool => "TINYINT(1)".into(),
-        SqlType::Varchar(n) => format!("VARCHAR({n})"),
-        SqlType::Text => "TEXT".into(),
-        SqlType::Enum(values) => format!("ENUM({})", values.join(",")),
-        SqlType::Decimal(p, s) => format!("DECIMAL({p},{s})"),
-        SqlType::DateTime => "DATETIME(3)".into(),
-        SqlType::Date => "DATE".into(),
-        SqlType::Double => "DOUBLE".into(),
     }
 }
 

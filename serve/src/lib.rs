@@ -51,6 +51,10 @@ pub trait EngineInfo: Send + Sync + 'static {
     /// Prometheus metric names without the `twinflow_` prefix (invalid characters are replaced
     /// by `_` in `/metrics`).
     fn counters(&self) -> Vec<(&'static str, &'static str, f64)>;
+    /// The connectors' live status (state, read position, rate, errors), one JSON object each.
+    fn connectors(&self) -> Vec<serde_json::Value>;
+    /// The most recent dead letters, newest last, one JSON object each.
+    fn dead_letters(&self) -> Vec<serde_json::Value>;
 }
 
 /// The route paths, as given to the router (and used as the `route` label of request counts).
@@ -67,8 +71,18 @@ pub(crate) mod routes {
     pub const HEALTH: &str = "/healthz";
     /// Prometheus metrics.
     pub const METRICS: &str = "/metrics";
+    /// Recent dead letters.
+    pub const DEAD_LETTERS: &str = "/v1/deadletters";
     /// Every route, in the order request counters are kept.
-    pub const ALL: [&str; 6] = [CATALOG, VIEW, SUBSCRIBE, STATUS, HEALTH, METRICS];
+    pub const ALL: [&str; 7] = [
+        CATALOG,
+        VIEW,
+        SUBSCRIBE,
+        STATUS,
+        HEALTH,
+        METRICS,
+        DEAD_LETTERS,
+    ];
 }
 
 /// Everything the handlers share. Cheap to clone (one reference count).
@@ -130,6 +144,7 @@ pub fn router(state: ServedState, info: Arc<dyn EngineInfo>) -> Router {
         .route(routes::STATUS, get(status::status))
         .route(routes::HEALTH, get(status::healthz))
         .route(routes::METRICS, get(metrics::render))
+        .route(routes::DEAD_LETTERS, get(status::dead_letters))
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

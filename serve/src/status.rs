@@ -41,6 +41,7 @@ struct Status<'a> {
     uptime_s: u64,
     sources: Vec<SourceStatus<'a>>,
     views: Pairs<&'static str, ViewStatus>,
+    connectors: Vec<serde_json::Value>,
     dead_letters: u64,
     counters: Pairs<&'static str, f64>,
 }
@@ -75,6 +76,7 @@ pub async fn status(State(app): State<AppState>) -> Response {
                 })
                 .collect(),
         ),
+        connectors: app.info().connectors(),
         dead_letters: app.info().dead_letter_count(),
         counters: Pairs(
             app.info()
@@ -85,6 +87,15 @@ pub async fn status(State(app): State<AppState>) -> Response {
         ),
     };
     Json(&status).into_response()
+}
+
+/// The dead-letter record: the total, and the most recent letters (newest last).
+pub async fn dead_letters(State(app): State<AppState>) -> Response {
+    let body = serde_json::json!({
+        "total": app.info().dead_letter_count(),
+        "recent": app.info().dead_letters(),
+    });
+    Json(body).into_response()
 }
 
 /// Liveness: `ok` while the server answers.

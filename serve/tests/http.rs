@@ -438,6 +438,13 @@ async fn status_health_and_metrics() {
     assert!(status["committed_ms"].as_u64().is_some_and(|ms| ms > 0));
     assert!(status["uptime_s"].is_u64());
     assert_eq!(status["dead_letters"], 7);
+    assert_eq!(status["connectors"][0]["state"], "streaming");
+    let letters = server.get("/v1/deadletters").await;
+    assert_eq!(letters.status, 200);
+    assert_eq!(
+        letters.json(),
+        json!({"total": 7, "recent": [{"source": "mysql-main", "reason": "bad enum"}]})
+    );
     assert_eq!(status["counters"]["changes_applied_total"], 42.0);
     assert_eq!(
         status["views"]["occupancy"],

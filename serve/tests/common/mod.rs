@@ -45,6 +45,14 @@ impl EngineInfo for Info {
     fn counters(&self) -> Vec<(&'static str, &'static str, f64)> {
         vec![("changes_applied_total", "Row changes applied.", 42.0)]
     }
+
+    fn connectors(&self) -> Vec<serde_json::Value> {
+        vec![serde_json::json!({"name": "mysql-main", "state": "streaming"})]
+    }
+
+    fn dead_letters(&self) -> Vec<serde_json::Value> {
+        vec![serde_json::json!({"source": "mysql-main", "reason": "bad enum"})]
+    }
 }
 
 /// The API on a local port over a state the test commits to.

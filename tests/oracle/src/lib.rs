@@ -5,6 +5,7 @@
 //! the engine's "upsert by primary key" semantics for imperfect sources), [`evaluate`] runs every
 //! view's SQL over them, and [`diff`] explains a mismatch. [`random`] generates seeded random
 //! source transactions for property tests, and [`rows`] builds valid source rows by hand.
+//! [`mariadb`] runs a private MariaDB server for a test and [`sql`] writes transactions into it.
 //!
 //! ```
 //! use twinflow_ingest::{RowChange, TableId};
@@ -22,8 +23,10 @@
 mod columns;
 mod diff;
 mod eval;
+pub mod mariadb;
 pub mod random;
 pub mod rows;
+pub mod sql;
 mod tables;
 
 pub use diff::{diff, format_row};

@@ -1,0 +1,68 @@
+//! The configuration file of `twinflow run` (TOML). Command-line flags override it.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! workers = 2
+//!
+//! [[mysql]]
+//! url = "mysql://twinflow:secret@hr-db:3306"
+//! name = "hr"                      # optional; default "mysql://HOST:PORT"
+//! databases = ["twin_hr"]          # optional; default every catalog database on the server
+//! ```
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Deserialize;
+use twinflow_connectors::MySqlConfig;
+
+/// The whole configuration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Address of the HTTP/WebSocket API.
+    pub listen: Option<SocketAddr>,
+    /// Timely worker threads.
+    pub workers: Option<usize>,
+    /// MySQL/MariaDB sources, one per server.
+    #[serde(default)]
+    pub mysql: Vec<MySqlConfig>,
+}
+
+impl RunConfig {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    /// Parses a configuration.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        Ok(toml::from_str(text)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_parses() {
+        let example = include_str!("../twinflow.example.toml");
+        let config = RunConfig::parse(example).expect("the example is valid");
+        assert_eq!(config.mysql.len(), 2);
+        assert_eq!(
+            config.mysql[0].databases.as_deref().map(<[_]>::len),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let err = RunConfig::parse("[[mysql]]\nurl = \"mysql://x@h:1\"\nport = 3\n")
+            .expect_err("port is not a key");
+        assert!(format!("{err:#}").contains("port"), "{err:#}");
+    }
+}
