@@ -1,0 +1,323 @@
+//! End to end against a real MariaDB: `twinflow run --mysql` follows a private server while
+//! random transactions are written into it, and `twinflow verify` (views.sql evaluated on the
+//! server) must pass — also after the server is killed and restarted mid-stream, and with bad
+//! rows and DDL in the stream.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::Conn;
+use twinflow_connectors::generator::{GeneratorConfig, OrgGenerator};
+use twinflow_ingest::RowChange;
+use twinflow_oracle::mariadb::PrivateMariaDb;
+use twinflow_oracle::sql;
+
+/// A `twinflow run` process on a free port.
+struct Engine {
+    child: Child,
+    url: String,
+}
+
+impl Engine {
+    fn start(mysql_url: &str) -> Engine {
+        Engine::start_with(&["--mysql", mysql_url])
+    }
+
+    fn start_with(args: &[&str]) -> Engine {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_twinflow"))
+            .arg("run")
+            .args(args)
+            .args(["--workers", "2"])
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("twinflow starts");
+        let engine = Engine {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(engine.addr()).is_err() {
+            assert!(Instant::now() < deadline, "twinflow did not start serving");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        engine
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("an address")
+    }
+
+    fn get(&self, path: &str) -> serde_json::Value {
+        common::get(self.addr(), path).json()
+    }
+
+    /// Runs `twinflow verify` against this engine; panics with its report unless it passes.
+    fn verify(&self, mysql_url: &str) {
+        self.verify_with(mysql_url, &[]);
+    }
+
+    /// [`Engine::verify`] with more arguments.
+    fn verify_with(&self, mysql_url: &str, args: &[&str]) {
+        let output: Output = Command::new(env!("CARGO_BIN_EXE_twinflow"))
+            .args([
+                "verify",
+                "--mysql",
+                mysql_url,
+                "--url",
+                &self.url,
+                "--timeout",
+                "60",
+            ])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("twinflow verify runs");
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "verify failed ({}):\n{report}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // Every view was compared, and the org is not trivially empty.
+        let compared: Vec<u64> = report
+            .lines()
+            .filter(|line| line.ends_with("equal"))
+            .filter_map(|line| line.split_whitespace().nth(1)?.parse().ok())
+            .collect();
+        assert_eq!(compared.len(), 7, "{report}");
+        assert!(compared.iter().sum::<u64>() >= 100, "{report}");
+        println!("{report}");
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn schema_sql() -> &'static Path {
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/spec/schema.sql"
+    ))
+}
+
+/// A server with the contract's schema and a generated org loaded; the generator to go on with.
+async fn loaded_server(seed: u64, people: u64) -> (PrivateMariaDb, OrgGenerator) {
+    let db = PrivateMariaDb::start().expect("a private MariaDB");
+    db.source(schema_sql()).expect("schema.sql loads");
+    let generator = OrgGenerator::new(
+        GeneratorConfig {
+            seed,
+            scale: people,
+            ..GeneratorConfig::default()
+        },
+        Arc::from("generator"),
+    );
+    let rows: Vec<RowChange> = generator.snapshot().flat_map(|t| t.changes).collect();
+    let mut conn = connect(&db).await;
+    sql::load_rows(&mut conn, &rows)
+        .await
+        .expect("the org loads");
+    let people = db
+        .sql("SELECT COUNT(*) FROM twin_hr.people")
+        .expect("counts");
+    assert_eq!(
+        people.trim(),
+        people_in(&rows).to_string(),
+        "every person loaded"
+    );
+    (db, generator)
+}
+
+fn people_in(rows: &[RowChange]) -> usize {
+    rows.iter()
+        .filter(|c| c.table == twinflow_ingest::TableId::People)
+        .count()
+}
+
+async fn connect(db: &PrivateMariaDb) -> Conn {
+    Conn::from_url(db.url()).await.expect("connects")
+}
+
+/// Writes `count` generated transactions; returns how many the server refused (unique keys).
+async fn write(conn: &mut Conn, generator: &mut OrgGenerator, count: usize) -> usize {
+    let mut refused = 0;
+    for _ in 0..count {
+        let txn = generator.next_transaction();
+        if sql::apply_transaction(conn, &txn.changes).await.is_err() {
+            refused += 1;
+        }
+    }
+    refused
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_equal_views_sql_through_random_transactions_and_a_server_restart() {
+    let (mut db, mut generator) = loaded_server(7, 2000).await;
+    let engine = Engine::start(&db.url());
+    let mut conn = connect(&db).await;
+    let refused = write(&mut conn, &mut generator, 2000).await;
+    assert!(refused < 200, "{refused} of 2000 transactions refused");
+    engine.verify(&db.url());
+
+    // Kill the server mid-stream (SIGKILL, no clean shutdown), write on after the restart.
+    write(&mut conn, &mut generator, 300).await;
+    drop(conn);
+    db.kill();
+    std::thread::sleep(Duration::from_millis(500));
+    db.restart().expect("the server restarts");
+    let mut conn = connect(&db).await;
+    write(&mut conn, &mut generator, 1000).await;
+    engine.verify(&db.url());
+
+    let status = engine.get("/v1/status");
+    let connector = &status["connectors"][0];
+    assert_eq!(connector["state"], "streaming", "{status}");
+    assert!(connector["reconnects"].as_u64() >= Some(1), "{status}");
+    assert_eq!(
+        connector["snapshots"], 1,
+        "resumed by GTID, no second snapshot: {status}"
+    );
+    assert!(
+        status["sources"][0]["position"]["gtid"].is_string(),
+        "{status}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_rows_and_ddl_leave_the_rest_of_the_stream_flowing() {
+    let (db, _) = loaded_server(11, 600).await;
+    let engine = Engine::start(&db.url());
+    engine.verify(&db.url());
+
+    // An enum value the catalog does not know, and a building with an extra column: the room is
+    // a dead letter, the building flows.
+    db.sql(
+        "ALTER TABLE twin_infra.room MODIFY kind \
+           ENUM('office','meeting','open_space','lab','other','sauna') NOT NULL; \
+         ALTER TABLE twin_infra.building ADD COLUMN note TEXT NULL; \
+         INSERT INTO twin_infra.room (id, floor_id, name, kind, capacity) \
+           VALUES (900001, 1, 'Steam', 'sauna', 4); \
+         INSERT INTO twin_infra.building (id, company_id, name, note, created_at, updated_at) \
+           VALUES (900002, 1, 'Annex', 'new column', NOW(3), NOW(3));",
+    )
+    .expect("DDL and inserts");
+    // A catalog column dropped: that table is reported and skipped, the others flow.
+    db.sql(
+        "ALTER TABLE twin_process.task DROP COLUMN duration_minutes; \
+         INSERT INTO twin_process.task (id, company_id, name, created_at, updated_at) \
+           VALUES (900003, 1, 'Brew', NOW(3), NOW(3)); \
+         INSERT INTO twin_infra.floor (id, building_id, level, name) VALUES (900004, 900002, 1, 'F1');",
+    )
+    .expect("drop column and inserts");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let floor = engine.get("/v1/views/occupancy_by_floor?floor_id=900004");
+        if floor["rows"].as_array().is_some_and(|r| r.len() == 1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the floor never arrived: {floor}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let letters = engine.get("/v1/deadletters");
+    assert_eq!(letters["total"], 1, "{letters}");
+    let letter = &letters["recent"][0];
+    assert_eq!(letter["table"], "twin_infra.room", "{letter}");
+    assert!(
+        letter["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("sauna")),
+        "{letter}"
+    );
+    assert_eq!(letter["position"]["kind"], "binlog", "{letter}");
+
+    let status = engine.get("/v1/status");
+    assert_eq!(status["dead_letters"], 1, "{status}");
+    let errors = &status["connectors"][0]["table_errors"];
+    assert!(
+        errors["twin_process.task"]
+            .as_str()
+            .is_some_and(|e| e.contains("duration_minutes")),
+        "{status}"
+    );
+    assert_eq!(status["connectors"][0]["state"], "streaming", "{status}");
+}
+
+/// Waits until the engine's source `name` has applied everything `db` has logged.
+fn wait_caught_up(engine: &Engine, name: &str, db: &PrivateMariaDb) {
+    let target = db.sql("SELECT @@gtid_binlog_pos").expect("position");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = engine.get("/v1/status");
+        let applied = status["sources"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["source"] == name))
+            .and_then(|s| s["position"]["gtid"].as_str().map(str::to_owned));
+        if applied.as_deref() == Some(target.trim()) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} stuck at {applied:?}, server at {target}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_feed_one_engine_each_with_its_own_databases() {
+    // Both servers get the same data; each source reads only its service's databases, so the
+    // views join rows that came from two servers on one timeline.
+    let (org_db, mut generator) = loaded_server(5, 1500).await;
+    let (hr_db, _) = loaded_server(5, 1500).await;
+    let config = format!(
+        "[[mysql]]\nurl = \"{}\"\nname = \"org\"\ndatabases = [\"twin_auth\", \"twin_org\", \"twin_infra\"]\n\n\
+         [[mysql]]\nurl = \"{}\"\nname = \"hr\"\ndatabases = [\"twin_hr\", \"twin_process\", \"twin_skills\", \"twin_integration\"]\n",
+        org_db.url(),
+        hr_db.url()
+    );
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("twinflow.toml");
+    std::fs::write(&path, config).expect("config written");
+    let engine = Engine::start_with(&["--config", path.to_str().expect("utf-8 path")]);
+
+    let (mut org, mut hr) = (connect(&org_db).await, connect(&hr_db).await);
+    for _ in 0..800 {
+        let txn = generator.next_transaction();
+        let a = sql::apply_transaction(&mut org, &txn.changes).await;
+        let b = sql::apply_transaction(&mut hr, &txn.changes).await;
+        assert_eq!(a.is_ok(), b.is_ok(), "the servers stay identical");
+    }
+    wait_caught_up(&engine, "org", &org_db);
+    wait_caught_up(&engine, "hr", &hr_db);
+    engine.verify_with(&org_db.url(), &["--source", "org"]);
+    let status = engine.get("/v1/status");
+    assert_eq!(
+        status["connectors"].as_array().map(Vec::len),
+        Some(2),
+        "{status}"
+    );
+}
