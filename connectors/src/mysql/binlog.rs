@@ -7,11 +7,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use mysql_async::binlog::events::{EventData, OptionalMetadataField, RowsEventData, TableMapEvent};
-use mysql_async::binlog::row::BinlogRow;
-use mysql_async::binlog::value::BinlogValue;
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStreamRequest, Value as MyValue};
-use twinflow_ingest::decode::mysql::ColumnMapping;
+use mysql_async::BinlogStreamRequest;
+use twinflow_ingest::decode::mysql::{BinlogImage, BinlogLayout, ColumnMapping};
 use twinflow_ingest::{now_ms, RowChange, SourcePosition, TableId};
 
 use super::{BinlogPosition, Closed, Context, Gtid, MySqlError, Source, FIRST_BACKOFF};
@@ -67,7 +65,7 @@ pub(super) async fn follow(
     tracing::info!(source = %source.id, position = %at.position(), "following the binlog");
 
     let silence = heartbeat * 3 + Duration::from_secs(2);
-    let mut mappings: HashMap<u64, Option<Arc<ColumnMapping>>> = HashMap::new();
+    let mut mappings: HashMap<u64, Option<Arc<TableReader>>> = HashMap::new();
     let mut open: Option<OpenTransaction> = None;
     let mut last_sent = Instant::now();
     loop {
@@ -117,14 +115,13 @@ pub(super) async fn follow(
                                 .and_then(|tme| map_table(source, tme))
                         })
                         .clone();
-                    if let (Some(mapping), Some(tme)) = (mapping, stream.get_tme(rows.table_id())) {
+                    if let Some(reader) = mapping {
                         decode_rows(
                             source,
                             at,
                             header.log_pos(),
-                            &mapping,
+                            &reader,
                             &rows,
-                            tme,
                             &mut txn.changes,
                         );
                     }
@@ -196,9 +193,15 @@ fn binlog_file_name(raw: &[u8]) -> String {
     name.into_owned()
 }
 
+/// How to read one binlog table's rows into catalog rows.
+struct TableReader {
+    layout: BinlogLayout,
+    mapping: ColumnMapping,
+}
+
 /// How a table of the binlog maps onto the catalog: `None` for tables the source does not
 /// read, and for tables whose columns no longer match (reported in the status).
-fn map_table(source: &Source, tme: &TableMapEvent<'_>) -> Option<Arc<ColumnMapping>> {
+fn map_table(source: &Source, tme: &TableMapEvent<'_>) -> Option<Arc<TableReader>> {
     let table = TableId::lookup(&tme.database_name(), &tme.table_name())?;
     if !source.config.reads(table) {
         return None;
@@ -236,17 +239,19 @@ fn map_table(source: &Source, tme: &TableMapEvent<'_>) -> Option<Arc<ColumnMappi
                 .to_string(),
         )
     } else {
-        ColumnMapping::by_name(table, &names).map_err(|e| e.to_string())
+        ColumnMapping::by_name(table, &names)
+            .map_err(|e| e.to_string())
+            .and_then(|mapping| Ok((mapping, BinlogLayout::new(tme).map_err(|e| e.to_string())?)))
     };
     match result {
-        Ok(mut mapping) => {
+        Ok((mut mapping, layout)) => {
             let enum_columns = (0..names.len())
                 .filter(|&i| matches!(tme.get_column_type(i), Ok(Some(t)) if t as u8 == ENUM_TYPE));
             for (column, labels) in enum_columns.zip(enums) {
                 mapping.set_enum_labels(column, labels);
             }
             source.status.table_error(&table.to_string(), None);
-            Some(Arc::new(mapping))
+            Some(Arc::new(TableReader { layout, mapping }))
         }
         Err(reason) => {
             tracing::error!(source = %source.id, table = %table, "{reason}; its changes are skipped");
@@ -261,36 +266,35 @@ fn decode_rows(
     source: &Source,
     at: &BinlogPosition,
     log_pos: u32,
-    mapping: &ColumnMapping,
+    reader: &TableReader,
     rows: &RowsEventData<'_>,
-    tme: &TableMapEvent<'_>,
     changes: &mut Vec<RowChange>,
 ) {
-    let table = mapping.table();
+    let table = reader.mapping.table();
     let position = || SourcePosition::Binlog {
         gtid: (!at.gtid.is_empty()).then(|| at.gtid.to_string()),
         file: at.file.clone(),
         pos: u64::from(log_pos),
     };
-    for row in rows.rows(tme) {
-        let (before, after) = match row {
-            Ok(images) => images,
-            Err(err) => {
-                source.dead_letter(
-                    position(),
-                    Some(table),
-                    format!("undecodable row event: {err}"),
-                    String::new(),
-                );
-                continue;
-            }
-        };
-        let decode = |image: &Option<BinlogRow>| {
-            image
-                .as_ref()
-                .map(|row| mapping.decode_row(|i| plain_value(row, i)))
-                .transpose()
-        };
+    let images = match reader.layout.rows(rows) {
+        Ok(images) => images,
+        Err(err) => {
+            let reason = format!("undecodable rows event: {err}");
+            source.dead_letter(position(), Some(table), reason, String::new());
+            return;
+        }
+    };
+    let decode = |image: &Option<BinlogImage>| {
+        image
+            .as_ref()
+            .map(|values| {
+                reader
+                    .mapping
+                    .decode_row(|i| values.get(i).and_then(Option::as_ref))
+            })
+            .transpose()
+    };
+    for (before, after) in images {
         match (decode(&before), decode(&after)) {
             (Ok(before), Ok(after)) if before.is_some() || after.is_some() => {
                 changes.push(RowChange {
@@ -300,23 +304,11 @@ fn decode_rows(
                 });
             }
             (Err(err), _) | (_, Err(err)) => {
-                source.dead_letter(
-                    position(),
-                    Some(table),
-                    err.to_string(),
-                    format!("{before:?} -> {after:?}"),
-                );
+                let event = format!("{before:?} -> {after:?}");
+                source.dead_letter(position(), Some(table), err.to_string(), event);
             }
             _ => {}
         }
-    }
-}
-
-/// A column's value in a binlog row image, if it is a plain value (not JSON).
-fn plain_value(row: &BinlogRow, index: usize) -> Option<&MyValue> {
-    match row.as_ref(index) {
-        Some(BinlogValue::Value(value)) => Some(value),
-        _ => None,
     }
 }
 

@@ -4,8 +4,13 @@
 //! (after DDL) fewer: a [`ColumnMapping`] lines the source's columns up with the catalog's by
 //! name, and decodes rows through it.
 
+use std::io;
 use std::sync::Arc;
 
+use mysql_common::binlog::events::{OptionalMetadataField, RowsEventData, TableMapEvent};
+use mysql_common::binlog::value::BinlogValue;
+use mysql_common::constants::ColumnType;
+use mysql_common::io::ParseBuf;
 use mysql_common::value::Value as MyValue;
 use time::{Date, Month, PrimitiveDateTime, Time};
 
@@ -97,6 +102,124 @@ impl ColumnMapping {
                 }),
             })
             .collect()
+    }
+}
+
+/// One row image of a binlog rows event: the value of every column of the table, `None` for a
+/// column the image does not carry.
+pub type BinlogImage = Vec<Option<MyValue>>;
+
+/// The column layout of a binlog table, taken from its table-map event, for reading the row
+/// images of its rows events.
+///
+/// mysql_common's own row reader builds every column's full metadata (names, schema, flags)
+/// again for every row, which costs more than the values themselves; this reads the values
+/// only, each with mysql_common's value decoder.
+#[derive(Clone, Debug)]
+pub struct BinlogLayout {
+    columns: Vec<LayoutColumn>,
+}
+
+#[derive(Clone, Debug)]
+struct LayoutColumn {
+    ty: ColumnType,
+    meta: Vec<u8>,
+    unsigned: bool,
+}
+
+fn invalid(message: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message.into())
+}
+
+impl BinlogLayout {
+    /// The layout of the table `tme` maps.
+    pub fn new(tme: &TableMapEvent<'_>) -> io::Result<Self> {
+        let signedness: Vec<bool> = tme
+            .iter_optional_meta()
+            .find_map(|field| match field {
+                Ok(OptionalMetadataField::Signedness(bits)) => {
+                    Some(bits.iter().by_vals().collect())
+                }
+                _ => None,
+            })
+            .unwrap_or_default();
+        let mut numeric = 0;
+        let count = usize::try_from(tme.columns_count()).map_err(|_| invalid("column count"))?;
+        let columns = (0..count)
+            .map(|i| {
+                let ty = tme
+                    .get_column_type(i)
+                    .map_err(|e| invalid(e.to_string()))?
+                    .ok_or_else(|| invalid(format!("no type for column {i}")))?;
+                let unsigned = ty.is_numeric_type() && {
+                    numeric += 1;
+                    signedness.get(numeric - 1).copied().unwrap_or(false)
+                };
+                let meta = tme.get_column_metadata(i).unwrap_or(&[]).to_vec();
+                Ok(LayoutColumn { ty, meta, unsigned })
+            })
+            .collect::<io::Result<_>>()?;
+        Ok(BinlogLayout { columns })
+    }
+
+    /// The `(before, after)` images of every row of `event`.
+    pub fn rows(
+        &self,
+        event: &RowsEventData<'_>,
+    ) -> io::Result<Vec<(Option<BinlogImage>, Option<BinlogImage>)>> {
+        if matches!(event, RowsEventData::PartialUpdateRowsEvent(_)) {
+            return Err(invalid("partial JSON row updates are not supported"));
+        }
+        let before: Option<Vec<bool>> = event
+            .columns_before_image()
+            .map(|bits| bits.iter().by_vals().collect());
+        let after: Option<Vec<bool>> = event
+            .columns_after_image()
+            .map(|bits| bits.iter().by_vals().collect());
+        let mut buf = ParseBuf(event.rows_data());
+        let mut rows = Vec::new();
+        while !buf.is_empty() {
+            let before = before
+                .as_deref()
+                .map(|p| self.image(p, &mut buf))
+                .transpose()?;
+            let after = after
+                .as_deref()
+                .map(|p| self.image(p, &mut buf))
+                .transpose()?;
+            rows.push((before, after));
+        }
+        Ok(rows)
+    }
+
+    /// Reads one image: a NULL bitmap over the present columns, then their values.
+    fn image<'a>(&'a self, present: &[bool], buf: &mut ParseBuf<'a>) -> io::Result<BinlogImage> {
+        let carried = present
+            .iter()
+            .take(self.columns.len())
+            .filter(|p| **p)
+            .count();
+        let nulls: &[u8] = buf.parse(carried.div_ceil(8))?;
+        let mut image = vec![None; self.columns.len()];
+        let mut k = 0;
+        for (i, column) in self.columns.iter().enumerate() {
+            if !present.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let null = nulls[k / 8] >> (k % 8) & 1 == 1;
+            k += 1;
+            image[i] = if null {
+                Some(MyValue::NULL)
+            } else {
+                let ctx = (column.ty, column.meta.as_slice(), column.unsigned, false);
+                match buf.parse::<BinlogValue<'a>>(ctx)? {
+                    BinlogValue::Value(value) => Some(value),
+                    // JSON: no column of the catalog has it.
+                    _ => None,
+                }
+            };
+        }
+        Ok(image)
     }
 }
 

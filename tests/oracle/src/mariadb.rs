@@ -45,7 +45,11 @@ impl PrivateMariaDb {
             .prefix("twinflow-mariadb-")
             .tempdir()?;
         let data = dir.path().join("data");
-        let status = Command::new(tool("mariadb-install-db")?)
+        // Each server keeps its temporary files apart: servers bootstrapping at the same time
+        // in one shared /tmp trip over each other's temporary tables.
+        std::fs::create_dir(dir.path().join("tmp"))?;
+        let output = Command::new(tool("mariadb-install-db")?)
+            .env("TMPDIR", dir.path().join("tmp"))
             .args([
                 "--no-defaults",
                 "--user=root",
@@ -53,12 +57,13 @@ impl PrivateMariaDb {
             ])
             .arg("--skip-test-db")
             .arg(format!("--datadir={}", data.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()?;
-        if !status.success() {
+            .output()?;
+        if !output.status.success() {
             return Err(io::Error::other(format!(
-                "mariadb-install-db failed: {status}"
+                "mariadb-install-db failed ({}): {}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
             )));
         }
         let mut db = PrivateMariaDb {
@@ -73,6 +78,7 @@ impl PrivateMariaDb {
     fn launch(&mut self) -> io::Result<()> {
         let dir = self.dir.path();
         let child = Command::new(tool("mariadbd")?)
+            .env("TMPDIR", dir.join("tmp"))
             .arg("--no-defaults")
             .arg(format!("--datadir={}", dir.join("data").display()))
             .arg(format!("--port={}", self.port))
