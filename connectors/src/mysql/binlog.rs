@@ -144,9 +144,7 @@ pub(super) async fn follow(
             }
             Some(EventData::HeartbeatEvent) => {
                 if open.is_none() && last_sent.elapsed() >= heartbeat {
-                    // Idle and caught up: an empty transaction keeps the lag known.
-                    let txn = source.transaction(at.position(), now_ms(), Vec::new(), false);
-                    if let Err(closed) = source.send(txn).await {
+                    if let Err(closed) = source.send_heartbeat(at.position()).await {
                         return Ok(closed);
                     }
                     last_sent = Instant::now();
