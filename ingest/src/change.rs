@@ -87,6 +87,11 @@ pub enum SourcePosition {
         /// One entry per partition read.
         offsets: Vec<(String, i32, i64)>,
     },
+    /// A line of a replayed file.
+    File {
+        /// The line number (1-based).
+        line: u64,
+    },
 }
 
 impl fmt::Display for SourcePosition {
@@ -95,6 +100,7 @@ impl fmt::Display for SourcePosition {
             SourcePosition::Generator { seq } => write!(f, "seq {seq}"),
             SourcePosition::Binlog { gtid: Some(g), .. } => write!(f, "gtid {g}"),
             SourcePosition::Binlog { file, pos, .. } => write!(f, "{file}:{pos}"),
+            SourcePosition::File { line } => write!(f, "line {line}"),
             SourcePosition::Kafka { offsets } => {
                 let parts: Vec<_> = offsets
                     .iter()

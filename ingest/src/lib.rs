@@ -5,7 +5,10 @@
 //! [`Transaction`]s that carry a source-neutral [`SourcePosition`]. The [`reclock`] module turns
 //! transactions into logical timestamps (one transaction never spans two timestamps) and
 //! [`validate`] checks row images against the catalog, producing [`DeadLetter`]s for bad input.
+//! [`decode`] reads source encodings (MySQL binlog rows, Debezium JSON) into catalog rows, and
+//! [`assemble`] groups per-event streams such as Debezium's into transactions.
 
+pub mod assemble;
 pub mod catalog;
 pub mod change;
 pub mod deadletter;
@@ -14,6 +17,7 @@ pub mod reclock;
 pub mod validate;
 pub mod value;
 
+pub use assemble::TransactionAssembler;
 pub use catalog::{ColumnSchema, SqlType, TableId, TableSchema};
 pub use change::{now_ms, RowChange, SourceId, SourcePosition, Transaction};
 pub use deadletter::{DeadLetter, DeadLetterLog};

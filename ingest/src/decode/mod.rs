@@ -1,10 +1,12 @@
 //! Decoders: from a source's encoding of row values to the catalog's typed [`Value`]s.
 //!
-//! Formats are kept apart from transports: the MySQL/MariaDB value decoding lives here
-//! ([`mysql`]); the connections that carry the values live in the connectors.
+//! Formats are kept apart from transports: the MySQL/MariaDB value decoding ([`mysql`]) and
+//! Debezium's JSON change events ([`debezium`]) live here; the connections, files and topics
+//! that carry them live in the connectors.
 //!
 //! [`Value`]: crate::Value
 
+pub mod debezium;
 pub mod mysql;
 mod text;
 
