@@ -15,8 +15,11 @@ use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow::status::PipelineInfo;
 use twinflow::verify::VerifyOptions;
 use twinflow_connectors::generator::{run_generator, GeneratorConfig, OrgGenerator};
-use twinflow_connectors::{run_mysql_source, ConnectorStatus, MySqlConfig};
+use twinflow_connectors::{
+    run_debezium_file, run_mysql_source, ConnectorStatus, DebeziumFileConfig, MySqlConfig,
+};
 use twinflow_dataflows::EngineConfig;
+use twinflow_ingest::decode::debezium::DecimalMode;
 
 /// twinflow keeps the live views of an organisation's digital twin.
 #[derive(Parser)]
@@ -64,6 +67,13 @@ struct RunArgs {
     /// A MySQL/MariaDB server to read, `mysql://USER:PASS@HOST:PORT` (repeatable).
     #[arg(long = "mysql", value_name = "URL")]
     mysql: Vec<String>,
+    /// Newline-delimited Debezium JSON to replay, a file or `-` for standard input (repeatable).
+    #[arg(long = "debezium-file", value_name = "PATH|-")]
+    debezium_file: Vec<PathBuf>,
+    /// How DECIMAL values arrive in Debezium messages without schemas (Debezium's
+    /// decimal.handling.mode): precise, string or double.
+    #[arg(long, default_value = "precise")]
+    debezium_decimals: DecimalMode,
     /// Address to serve the HTTP/WebSocket API on [default: 127.0.0.1:8080].
     #[arg(long)]
     listen: Option<SocketAddr>,
@@ -123,6 +133,7 @@ fn main() -> anyhow::Result<()> {
 enum SourceSpec {
     Generator { config: GeneratorConfig, rate: f64 },
     MySql(MySqlConfig),
+    DebeziumFile(DebeziumFileConfig),
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
@@ -152,8 +163,23 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .or(config.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let workers = args.workers.or(config.workers).unwrap_or(2);
-    let banner = format!("twinflow run: {} MySQL source(s)", config.mysql.len());
-    let sources = config.mysql.into_iter().map(SourceSpec::MySql).collect();
+    let banner = format!(
+        "twinflow run: {} MySQL source(s), {} Debezium file(s)",
+        config.mysql.len(),
+        args.debezium_file.len()
+    );
+    let files = args.debezium_file.iter().map(|path| {
+        SourceSpec::DebeziumFile(DebeziumFileConfig {
+            path: path.clone(),
+            decimals: args.debezium_decimals,
+        })
+    });
+    let sources = config
+        .mysql
+        .into_iter()
+        .map(SourceSpec::MySql)
+        .chain(files)
+        .collect();
     run_engine(listen, workers, sources, banner).await
 }
 
@@ -244,11 +270,20 @@ async fn run_engine(
                     stopped(stop_rx.clone()),
                 )));
             }
+            SourceSpec::DebeziumFile(config) => {
+                let name = unique(&mut names, config.source_name())?;
+                let status = Arc::new(ConnectorStatus::new(name, "debezium-file"));
+                connectors.push(status.clone());
+                tasks.push(tokio::spawn(run_debezium_file(
+                    config,
+                    pipeline.sources(),
+                    pipeline.dead_letters(),
+                    status,
+                    stopped(stop_rx.clone()),
+                )));
+            }
             SourceSpec::MySql(config) => {
-                let name = config.source_name()?;
-                if !names.insert(name.clone()) {
-                    anyhow::bail!("two sources are named {name:?}: give them distinct names");
-                }
+                let name = unique(&mut names, config.source_name()?)?;
                 let status = Arc::new(ConnectorStatus::new(name, "mysql"));
                 connectors.push(status.clone());
                 tasks.push(tokio::spawn(run_mysql_source(
@@ -287,6 +322,14 @@ async fn run_engine(
         .await
         .context("pipeline shutdown")?;
     Ok(())
+}
+
+/// `name`, unless another source already has it.
+fn unique(names: &mut BTreeSet<String>, name: String) -> anyhow::Result<String> {
+    if !names.insert(name.clone()) {
+        anyhow::bail!("two sources are named {name:?}: give them distinct names");
+    }
+    Ok(name)
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM.

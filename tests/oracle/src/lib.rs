@@ -6,6 +6,7 @@
 //! view's SQL over them, and [`diff`] explains a mismatch. [`random`] generates seeded random
 //! source transactions for property tests, and [`rows`] builds valid source rows by hand.
 //! [`mariadb`] runs a private MariaDB server for a test and [`sql`] writes transactions into it.
+//! [`debezium`] encodes row changes as Debezium MySQL change events in JSON, for decoder tests.
 //!
 //! ```
 //! use twinflow_ingest::{RowChange, TableId};
@@ -21,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod columns;
+pub mod debezium;
 mod diff;
 mod eval;
 pub mod mariadb;
