@@ -3,6 +3,12 @@
 //! initial snapshot becomes one transaction (handed on in parts), and events at or before the
 //! position of a transaction already completed — re-deliveries after a consumer restart or a
 //! rebalance — are recognised and skipped.
+//!
+//! When the events of one source are spread over several partitions (Debezium writes a topic
+//! per table), the [`OrderedMerge`] puts them back into source order and releases a
+//! transaction only once every partition has moved past it or reached its end.
+
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::change::{RowChange, SourceId, SourcePosition, Transaction};
 use crate::decode::debezium::{ChangeEvent, EventPosition};
@@ -103,6 +109,137 @@ impl TransactionAssembler {
     }
 }
 
+/// Merges the events of several partitions, each in source order, into whole transactions in
+/// source order. `P` names a partition (a topic and partition number, say).
+#[derive(Debug)]
+pub struct OrderedMerge<P> {
+    lanes: BTreeMap<P, Lane>,
+}
+
+#[derive(Debug, Default)]
+struct Lane {
+    /// Events read and not yet released, with their offsets.
+    events: VecDeque<(i64, ChangeEvent)>,
+    /// The offset after the last message read.
+    next_offset: i64,
+    /// Whether the partition has no more messages for now.
+    at_end: bool,
+}
+
+impl<P: Ord + Clone> Default for OrderedMerge<P> {
+    fn default() -> Self {
+        OrderedMerge {
+            lanes: BTreeMap::new(),
+        }
+    }
+}
+
+impl<P: Ord + Clone> OrderedMerge<P> {
+    /// Adds a partition whose next message is at `next_offset`.
+    pub fn add_partition(&mut self, partition: P, next_offset: i64) {
+        self.lanes.entry(partition).or_insert_with(|| Lane {
+            next_offset,
+            ..Lane::default()
+        });
+    }
+
+    /// The partitions.
+    pub fn partitions(&self) -> impl Iterator<Item = &P> {
+        self.lanes.keys()
+    }
+
+    /// A message at `offset` of `partition` that carried `event` (`None`: a message with no
+    /// change, such as a tombstone or a dead letter, which only moves the partition on).
+    pub fn push(&mut self, partition: &P, offset: i64, event: Option<ChangeEvent>) {
+        let lane = self.lanes.entry(partition.clone()).or_default();
+        lane.next_offset = lane.next_offset.max(offset + 1);
+        lane.at_end = false;
+        if let Some(event) = event {
+            lane.events.push_back((offset, event));
+        }
+    }
+
+    /// Says whether `partition` has no more messages for now (read up to its high watermark).
+    pub fn set_at_end(&mut self, partition: &P, at_end: bool) {
+        if let Some(lane) = self.lanes.get_mut(partition) {
+            lane.at_end = at_end;
+        }
+    }
+
+    /// The partitions that hold back the next transaction: not known to be at their end, and
+    /// with nothing buffered after it.
+    pub fn waiting(&self) -> Vec<P> {
+        let Some(key) = self.next_key() else {
+            return Vec::new();
+        };
+        self.lanes
+            .iter()
+            .filter(|(_, lane)| {
+                !lane.at_end && lane.events.iter().all(|(_, e)| e.transaction == key)
+            })
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// The transaction of the earliest buffered event.
+    fn next_key(&self) -> Option<String> {
+        self.lanes
+            .values()
+            .filter_map(|lane| lane.events.front())
+            .min_by(|(_, a), (_, b)| a.position.cmp(&b.position))
+            .map(|(_, event)| event.transaction.clone())
+    }
+
+    /// The offset after the last message read from each partition.
+    pub fn read_offsets(&self) -> impl Iterator<Item = (&P, i64)> {
+        self.lanes.iter().map(|(p, lane)| (p, lane.next_offset))
+    }
+
+    /// The next complete transaction, if one is.
+    pub fn next_transaction(&mut self) -> Option<MergedTransaction<P>> {
+        let key = self.next_key()?;
+        let complete = self
+            .lanes
+            .values()
+            .all(|lane| lane.at_end || lane.events.iter().any(|(_, e)| e.transaction != key));
+        if !complete {
+            return None;
+        }
+        let mut events = Vec::new();
+        for lane in self.lanes.values_mut() {
+            while lane
+                .events
+                .front()
+                .is_some_and(|(_, e)| e.transaction == key)
+            {
+                if let Some((_, event)) = lane.events.pop_front() {
+                    events.push(event);
+                }
+            }
+        }
+        events.sort_by(|a, b| a.position.cmp(&b.position));
+        let offsets = self
+            .lanes
+            .iter()
+            .map(|(p, lane)| {
+                let offset = lane.events.front().map_or(lane.next_offset, |(o, _)| *o);
+                (p.clone(), offset)
+            })
+            .collect();
+        Some(MergedTransaction { events, offsets })
+    }
+}
+
+/// A transaction released by an [`OrderedMerge`].
+#[derive(Debug)]
+pub struct MergedTransaction<P> {
+    /// Its events, in source order.
+    pub events: Vec<ChangeEvent>,
+    /// Per partition, the offset below which every message belongs to this transaction or an
+    /// earlier one: committing these is safe once the transaction is applied.
+    pub offsets: Vec<(P, i64)>,
+}
+
 fn transaction(
     source: &SourceId,
     open: &Open,
@@ -186,6 +323,40 @@ mod tests {
             &out[2].position,
             SourcePosition::Binlog { pos: 30, .. }
         ));
+    }
+
+    #[test]
+    fn a_merge_releases_transactions_in_source_order_once_every_partition_is_past_them() {
+        let mut merge = OrderedMerge::default();
+        merge.add_partition("floor", 0);
+        merge.add_partition("room", 0);
+        // Transaction a touches both partitions; b only floor.
+        merge.push(&"floor", 0, Some(event("a", 10, 0, false)));
+        merge.push(&"floor", 1, Some(event("b", 20, 0, false)));
+        assert!(
+            merge.next_transaction().is_none(),
+            "room may still hold part of a"
+        );
+        merge.push(&"room", 0, Some(event("a", 10, 1, false)));
+        assert!(
+            merge.next_transaction().is_none(),
+            "room may hold more of a"
+        );
+        merge.push(&"room", 1, None);
+        merge.set_at_end(&"room", true);
+        let a = merge.next_transaction().expect("a is complete");
+        assert_eq!(a.events.len(), 2);
+        assert!(a.events.iter().all(|e| e.transaction == "a"));
+        assert_eq!(a.offsets, vec![("floor", 1), ("room", 2)]);
+        assert!(
+            merge.next_transaction().is_none(),
+            "floor may hold more of b"
+        );
+        merge.set_at_end(&"floor", true);
+        let b = merge.next_transaction().expect("b");
+        assert_eq!(b.events.len(), 1);
+        assert_eq!(b.offsets, vec![("floor", 2), ("room", 2)]);
+        assert!(merge.next_transaction().is_none());
     }
 
     #[test]

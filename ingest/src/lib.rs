@@ -17,7 +17,7 @@ pub mod reclock;
 pub mod validate;
 pub mod value;
 
-pub use assemble::TransactionAssembler;
+pub use assemble::{MergedTransaction, OrderedMerge, TransactionAssembler};
 pub use catalog::{ColumnSchema, SqlType, TableId, TableSchema};
 pub use change::{now_ms, RowChange, SourceId, SourcePosition, Transaction};
 pub use deadletter::{DeadLetter, DeadLetterLog};
