@@ -8,6 +8,14 @@
 //! url = "mysql://twinflow:secret@hr-db:3306"
 //! name = "hr"                      # optional; default "mysql://HOST:PORT"
 //! databases = ["twin_hr"]          # optional; default every catalog database on the server
+//!
+//! [[kafka]]
+//! brokers = "kafka:9092"
+//! prefix = "twin"                   # Debezium's topic.prefix
+//!
+//! [kafka_sink]
+//! brokers = "kafka:9092"
+//! prefix = "twinflow"               # topics <prefix>.views.<view>
 //! ```
 
 use std::net::SocketAddr;
@@ -15,7 +23,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde::Deserialize;
-use twinflow_connectors::MySqlConfig;
+use twinflow_connectors::{KafkaSinkConfig, KafkaSourceConfig, MySqlConfig};
 
 /// The whole configuration.
 #[derive(Debug, Default, Deserialize)]
@@ -28,6 +36,11 @@ pub struct RunConfig {
     /// MySQL/MariaDB sources, one per server.
     #[serde(default)]
     pub mysql: Vec<MySqlConfig>,
+    /// Kafka sources of Debezium change events, one per topic prefix.
+    #[serde(default)]
+    pub kafka: Vec<KafkaSourceConfig>,
+    /// Where to write the views' changes.
+    pub kafka_sink: Option<KafkaSinkConfig>,
 }
 
 impl RunConfig {

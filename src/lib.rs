@@ -7,5 +7,6 @@
 
 pub mod config;
 pub mod pipeline;
+pub mod sink;
 pub mod status;
 pub mod verify;

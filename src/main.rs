@@ -12,14 +12,18 @@ use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 use twinflow::config::RunConfig;
 use twinflow::pipeline::{Pipeline, PipelineConfig};
+use twinflow::sink::run_view_sink;
+use twinflow::status::applied_positions;
 use twinflow::status::PipelineInfo;
 use twinflow::verify::VerifyOptions;
 use twinflow_connectors::generator::{run_generator, GeneratorConfig, OrgGenerator};
 use twinflow_connectors::{
-    run_debezium_file, run_mysql_source, ConnectorStatus, DebeziumFileConfig, MySqlConfig,
+    run_debezium_file, run_kafka_source, run_mysql_source, ConnectorStatus, DebeziumFileConfig,
+    KafkaSink, KafkaSinkConfig, KafkaSourceConfig, MySqlConfig,
 };
 use twinflow_dataflows::EngineConfig;
 use twinflow_ingest::decode::debezium::DecimalMode;
+use twinflow_views::ViewId;
 
 /// twinflow keeps the live views of an organisation's digital twin.
 #[derive(Parser)]
@@ -74,6 +78,19 @@ struct RunArgs {
     /// decimal.handling.mode): precise, string or double.
     #[arg(long, default_value = "precise")]
     debezium_decimals: DecimalMode,
+    /// Kafka brokers to read Debezium change events from (with --kafka-prefix), and to write
+    /// view changes to (with --kafka-sink).
+    #[arg(long, value_name = "BROKERS")]
+    kafka: Option<String>,
+    /// Debezium's topic prefix: topics `<prefix>.<database>.<table>` are read.
+    #[arg(long, value_name = "PREFIX", requires = "kafka")]
+    kafka_prefix: Option<String>,
+    /// The consumer group recording the applied offsets [default: twinflow-<prefix>].
+    #[arg(long, value_name = "GROUP", requires = "kafka_prefix")]
+    kafka_group: Option<String>,
+    /// Write every view's changes to the topics `<PREFIX>.views.<view>` of the --kafka brokers.
+    #[arg(long, value_name = "PREFIX", requires = "kafka")]
+    kafka_sink: Option<String>,
     /// Address to serve the HTTP/WebSocket API on [default: 127.0.0.1:8080].
     #[arg(long)]
     listen: Option<SocketAddr>,
@@ -134,6 +151,7 @@ enum SourceSpec {
     Generator { config: GeneratorConfig, rate: f64 },
     MySql(MySqlConfig),
     DebeziumFile(DebeziumFileConfig),
+    Kafka(KafkaSourceConfig),
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
@@ -149,7 +167,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         },
         rate: args.rate,
     };
-    run_engine(args.listen, args.workers, vec![generator], banner).await
+    run_engine(args.listen, args.workers, vec![generator], None, banner).await
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -163,9 +181,24 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .or(config.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let workers = args.workers.or(config.workers).unwrap_or(2);
+    if let (Some(brokers), Some(prefix)) = (&args.kafka, &args.kafka_prefix) {
+        config.kafka.push(KafkaSourceConfig {
+            brokers: brokers.clone(),
+            prefix: prefix.clone(),
+            group: args.kafka_group.clone(),
+            decimals: args.debezium_decimals,
+        });
+    }
+    if let (Some(brokers), Some(prefix)) = (&args.kafka, &args.kafka_sink) {
+        config.kafka_sink = Some(KafkaSinkConfig {
+            brokers: brokers.clone(),
+            prefix: prefix.clone(),
+        });
+    }
     let banner = format!(
-        "twinflow run: {} MySQL source(s), {} Debezium file(s)",
+        "twinflow run: {} MySQL source(s), {} Kafka source(s), {} Debezium file(s)",
         config.mysql.len(),
+        config.kafka.len(),
         args.debezium_file.len()
     );
     let files = args.debezium_file.iter().map(|path| {
@@ -178,9 +211,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .mysql
         .into_iter()
         .map(SourceSpec::MySql)
+        .chain(config.kafka.into_iter().map(SourceSpec::Kafka))
         .chain(files)
         .collect();
-    run_engine(listen, workers, sources, banner).await
+    run_engine(listen, workers, sources, config.kafka_sink, banner).await
 }
 
 async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
@@ -234,6 +268,7 @@ async fn run_engine(
     listen: SocketAddr,
     workers: usize,
     sources: Vec<SourceSpec>,
+    sink: Option<KafkaSinkConfig>,
     banner: String,
 ) -> anyhow::Result<()> {
     let config = PipelineConfig {
@@ -282,6 +317,20 @@ async fn run_engine(
                     stopped(stop_rx.clone()),
                 )));
             }
+            SourceSpec::Kafka(config) => {
+                let name = unique(&mut names, config.source_name())?;
+                let status = Arc::new(ConnectorStatus::new(name.clone(), "kafka"));
+                connectors.push(status.clone());
+                let applied = applied_positions(pipeline.state(), name);
+                tasks.push(tokio::spawn(run_kafka_source(
+                    config,
+                    pipeline.sources(),
+                    pipeline.dead_letters(),
+                    status,
+                    applied,
+                    stopped(stop_rx.clone()),
+                )));
+            }
             SourceSpec::MySql(config) => {
                 let name = unique(&mut names, config.source_name()?)?;
                 let status = Arc::new(ConnectorStatus::new(name, "mysql"));
@@ -294,6 +343,20 @@ async fn run_engine(
                     stopped(stop_rx.clone()),
                 )));
             }
+        }
+    }
+    if let Some(config) = sink {
+        let views: Vec<&str> = ViewId::ALL.iter().map(|v| v.name()).collect();
+        let sink = Arc::new(
+            KafkaSink::new(config, &views)
+                .await
+                .context("starting the Kafka sink")?,
+        );
+        for view in ViewId::ALL {
+            let (sink, state, stop) = (sink.clone(), pipeline.state(), stopped(stop_rx.clone()));
+            tasks.push(tokio::spawn(async move {
+                run_view_sink(state, &sink, view, stop).await;
+            }));
         }
     }
     let summary = tokio::spawn(print_summary(

@@ -87,3 +87,33 @@ impl EngineInfo for PipelineInfo {
         ]
     }
 }
+
+/// The position the served state has applied for `source`, kept up to date (every 200 ms) in
+/// a watch channel: what a source may acknowledge upstream.
+pub fn applied_positions(
+    state: twinflow_views::ServedState,
+    source: String,
+) -> tokio::sync::watch::Receiver<Option<twinflow_ingest::SourcePosition>> {
+    let (tx, rx) = tokio::sync::watch::channel(None);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(std::time::Duration::from_millis(200));
+        loop {
+            ticker.tick().await;
+            if tx.is_closed() {
+                return;
+            }
+            let snapshot = state.snapshot();
+            let position = snapshot
+                .sources()
+                .iter()
+                .find(|p| p.source == source)
+                .and_then(|p| serde_json::from_value(p.position.clone()).ok());
+            tx.send_if_modified(|old| {
+                let changed = *old != position;
+                *old = position;
+                changed
+            });
+        }
+    });
+    rx
+}

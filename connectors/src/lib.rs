@@ -1,16 +1,19 @@
 //! twinflow's sources: the deterministic org generator (an initial snapshot and an endless
 //! stream of realistic changes across the seven domain databases) and its async driver, and
-//! the MySQL/MariaDB binlog source, the replay of newline-delimited Debezium JSON; with the
-//! status every connector reports.
+//! the MySQL/MariaDB binlog source, Debezium change events from Kafka or replayed from
+//! newline-delimited JSON, the Kafka sink of view changes; with the status every connector
+//! reports.
 
 #![warn(missing_docs)]
 
 pub mod debezium_file;
 pub mod generator;
+pub mod kafka;
 pub mod mysql;
 pub mod status;
 
 pub use debezium_file::{run_debezium_file, DebeziumFileConfig};
 pub use generator::{run_generator, GeneratorConfig, OrgGenerator, Snapshot};
+pub use kafka::{run_kafka_source, KafkaSink, KafkaSinkConfig, KafkaSourceConfig, ViewChange};
 pub use mysql::{run_mysql_source, MySqlConfig};
 pub use status::{ConnectorReport, ConnectorState, ConnectorStatus};

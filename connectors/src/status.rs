@@ -42,6 +42,7 @@ struct Inner {
     table_errors: BTreeMap<String, String>,
     snapshots: u64,
     reconnects: u64,
+    details: serde_json::Value,
 }
 
 /// Transactions per second over the last second or so.
@@ -93,6 +94,10 @@ pub struct ConnectorReport {
     pub snapshots: u64,
     /// Reconnections after an error.
     pub reconnects: u64,
+    /// What is particular to the kind of connector (Kafka: per partition the offset read, the
+    /// high watermark and the lag).
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub details: serde_json::Value,
 }
 
 impl ConnectorStatus {
@@ -116,6 +121,7 @@ impl ConnectorStatus {
                 table_errors: BTreeMap::new(),
                 snapshots: 0,
                 reconnects: 0,
+                details: serde_json::Value::Null,
             }),
         }
     }
@@ -170,6 +176,11 @@ impl ConnectorStatus {
         });
     }
 
+    /// Replaces what is particular to this kind of connector.
+    pub fn set_details(&self, details: serde_json::Value) {
+        self.with(|i| i.details = details);
+    }
+
     /// Records one transaction of `changes` row changes read up to `position`.
     pub fn read(&self, changes: usize, position: impl ToString) {
         self.with(|i| {
@@ -198,6 +209,7 @@ impl ConnectorStatus {
                 table_errors: i.table_errors.clone(),
                 snapshots: i.snapshots,
                 reconnects: i.reconnects,
+                details: i.details.clone(),
             }
         })
     }

@@ -74,3 +74,115 @@ pub fn txn(source: &str, seq: u64, changes: Vec<RowChange>) -> Transaction {
         more_follows: false,
     }
 }
+
+/// A generated org and change stream as Debezium messages, with the oracle's tables after it.
+pub struct DebeziumCapture {
+    /// Every message, snapshot first, in binlog order.
+    pub messages: Vec<twinflow_oracle::debezium::Message>,
+    /// The tables after every transaction.
+    pub tables: twinflow_oracle::Tables,
+    /// How many messages each streaming transaction has, in order.
+    pub per_transaction: Vec<usize>,
+}
+
+impl DebeziumCapture {
+    /// The messages of the streaming transactions `from_end` .. `to_end` counted from the end
+    /// (a re-delivery, as after a consumer restart).
+    pub fn redelivery(
+        &self,
+        from_end: usize,
+        to_end: usize,
+    ) -> Vec<twinflow_oracle::debezium::Message> {
+        let n = self.per_transaction.len();
+        let tail: usize = self.per_transaction[n - from_end..].iter().sum();
+        let skip: usize = self.per_transaction[n - to_end..].iter().sum();
+        let total = self.messages.len();
+        self.messages[total - tail..total - skip].to_vec()
+    }
+}
+
+/// Encodes a generated org (`scale` people, `seed`) and `transactions` transactions as the
+/// Debezium MySQL connector writes them (topic prefix `twin`): the snapshot as reads at one
+/// binlog position, then each transaction at its own position with a GTID.
+pub fn debezium_capture(
+    encoding: twinflow_oracle::debezium::Encoding,
+    seed: u64,
+    scale: u64,
+    transactions: usize,
+) -> DebeziumCapture {
+    use twinflow_connectors::generator::{GeneratorConfig, OrgGenerator};
+    use twinflow_oracle::debezium::{encode, EventSource};
+
+    let mut generator = OrgGenerator::new(
+        GeneratorConfig {
+            seed,
+            scale,
+            ..GeneratorConfig::default()
+        },
+        Arc::from("generator"),
+    );
+    let encode_txn = |txn: &Transaction, seq: usize, snapshot: bool| {
+        let gtid = format!("0-1-{seq}");
+        let (file, pos) = if snapshot {
+            ("binlog.000001", 4)
+        } else {
+            ("binlog.000002", 1000 + 100 * seq as u64)
+        };
+        let mut messages = Vec::new();
+        for (row, change) in txn.changes.iter().enumerate() {
+            let source = EventSource {
+                server_name: "twin",
+                file,
+                pos,
+                row: row as u32,
+                gtid: (!snapshot).then_some(gtid.as_str()),
+                ts_ms: 1_700_000_000_000 + seq as u64,
+                snapshot,
+                transaction_id: (!snapshot).then_some(gtid.as_str()),
+                total_order: row as u64 + 1,
+                data_collection_order: 1,
+            };
+            messages.extend(encode(change, &source, encoding));
+        }
+        messages
+    };
+    let mut tables = twinflow_oracle::Tables::new();
+    let mut messages = Vec::new();
+    for part in generator.snapshot() {
+        tables.apply_transaction(&part);
+        messages.extend(encode_txn(&part, 0, true));
+    }
+    let mut per_transaction = Vec::new();
+    for seq in 1..=transactions {
+        let txn = generator.next_transaction();
+        tables.apply_transaction(&txn);
+        let encoded = encode_txn(&txn, seq, false);
+        per_transaction.push(encoded.len());
+        messages.extend(encoded);
+    }
+    DebeziumCapture {
+        messages,
+        tables,
+        per_transaction,
+    }
+}
+
+/// The differences between every served view and the oracle's recomputation over `tables`.
+pub fn oracle_differences(
+    state: &twinflow_views::ServedState,
+    tables: &twinflow_oracle::Tables,
+) -> Vec<String> {
+    let snapshot = state.snapshot();
+    let mut problems = Vec::new();
+    for (view, expected) in twinflow_oracle::evaluate(tables) {
+        let mut served: Vec<_> = snapshot
+            .scan(view, &twinflow_views::Filter::default(), None)
+            .map(|(_, row)| row.clone())
+            .collect();
+        served.sort();
+        if let Some(d) = twinflow_oracle::diff(view, &expected, &served) {
+            problems.push(d);
+        }
+    }
+    problems
+}

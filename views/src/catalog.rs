@@ -61,6 +61,28 @@ impl ViewSchema {
             .collect())
     }
 
+    /// A row as a JSON object of its columns.
+    pub fn row_json(&self, row: &[Datum]) -> serde_json::Value {
+        let columns = self
+            .columns
+            .iter()
+            .zip(row)
+            .map(|(column, value)| (column.name.to_string(), value.to_json()))
+            .collect();
+        serde_json::Value::Object(columns)
+    }
+
+    /// A key as a JSON object of the key columns.
+    pub fn key_json(&self, key: &Key) -> serde_json::Value {
+        let columns = self
+            .key
+            .iter()
+            .zip(key.0.iter())
+            .map(|(name, value)| (name.to_string(), (*value).into()))
+            .collect();
+        serde_json::Value::Object(columns)
+    }
+
     /// The tenant (`company_id`, always column 0) of a row.
     pub fn company_of(row: &[Datum]) -> i64 {
         row.first().and_then(Datum::as_int).unwrap_or_default()

@@ -28,6 +28,18 @@ impl Datum {
         }
     }
 
+    /// The value as JSON (a float that is not finite becomes `null`).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Datum::Null => serde_json::Value::Null,
+            Datum::Int(i) => (*i).into(),
+            Datum::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into)
+            }
+            Datum::Text(s) => s.to_string().into(),
+        }
+    }
+
     fn rank(&self) -> u8 {
         match self {
             Datum::Null => 0,

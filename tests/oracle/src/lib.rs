@@ -5,7 +5,8 @@
 //! the engine's "upsert by primary key" semantics for imperfect sources), [`evaluate`] runs every
 //! view's SQL over them, and [`diff`] explains a mismatch. [`random`] generates seeded random
 //! source transactions for property tests, and [`rows`] builds valid source rows by hand.
-//! [`mariadb`] runs a private MariaDB server for a test and [`sql`] writes transactions into it.
+//! [`mariadb`] runs a private MariaDB server for a test and [`sql`] writes transactions into it;
+//! [`kafka`] runs a private Kafka-protocol broker.
 //! [`debezium`] encodes row changes as Debezium MySQL change events in JSON, for decoder tests.
 //!
 //! ```
@@ -25,6 +26,7 @@ mod columns;
 pub mod debezium;
 mod diff;
 mod eval;
+pub mod kafka;
 pub mod mariadb;
 pub mod random;
 pub mod rows;

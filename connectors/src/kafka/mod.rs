@@ -1,0 +1,24 @@
+//! Kafka: Debezium change events in, view changes out.
+//!
+//! - [`run_kafka_source`] reads every topic `<prefix>.<database>.<table>` of a catalog table
+//!   (Debezium's MySQL connector, JSON converter with or without schemas). The events of one
+//!   source transaction are spread over one topic per table; an [`OrderedMerge`] puts them back
+//!   into binlog order and releases a transaction once every partition has moved past it or
+//!   is read to its end, and the [`TransactionAssembler`] makes it one engine transaction and
+//!   skips re-delivered events. Offsets are committed (to the consumer group) only for what the
+//!   engine has applied.
+//! - [`KafkaSink`] writes every served view's changes to `<prefix>.views.<view>`.
+//!
+//! One engine reads all partitions of all its topics itself (a transaction spans topics, so
+//! the partitions cannot be split between engines); the consumer group records its progress.
+//! Until checkpoints exist, a starting engine has no state and reads every topic from its
+//! beginning.
+//!
+//! [`OrderedMerge`]: twinflow_ingest::OrderedMerge
+//! [`TransactionAssembler`]: twinflow_ingest::TransactionAssembler
+
+mod sink;
+mod source;
+
+pub use sink::{KafkaSink, KafkaSinkConfig, ViewChange};
+pub use source::{run_kafka_source, KafkaSourceConfig};

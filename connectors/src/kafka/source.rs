@@ -1,0 +1,326 @@
+//! The Kafka source of Debezium change events.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::BorrowedMessage;
+use rdkafka::{Message, Offset, TopicPartitionList};
+use serde::Deserialize;
+use tokio::sync::mpsc::Sender;
+use tokio::sync::watch;
+use twinflow_ingest::decode::debezium::{decode_event, ChangeEvent, DecimalMode};
+use twinflow_ingest::{
+    now_ms, DeadLetter, DeadLetterLog, OrderedMerge, SourcePosition, TableId, Transaction,
+    TransactionAssembler,
+};
+
+use crate::status::{ConnectorState, ConnectorStatus};
+
+/// How to read Debezium topics.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSourceConfig {
+    /// The bootstrap brokers, `host:port[,host:port...]`.
+    pub brokers: String,
+    /// Debezium's `topic.prefix`: topics are `<prefix>.<database>.<table>`.
+    pub prefix: String,
+    /// The consumer group that records progress; by default `twinflow-<prefix>`.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// How DECIMAL values arrive in messages without schemas.
+    #[serde(default)]
+    pub decimals: DecimalMode,
+}
+
+impl KafkaSourceConfig {
+    /// The source's name: `kafka:<prefix>`.
+    pub fn source_name(&self) -> String {
+        format!("kafka:{}", self.prefix)
+    }
+
+    fn group(&self) -> String {
+        self.group
+            .clone()
+            .unwrap_or_else(|| format!("twinflow-{}", self.prefix))
+    }
+
+    /// Whether `topic` carries a catalog table's events.
+    fn reads(&self, topic: &str) -> bool {
+        let Some(rest) = topic
+            .strip_prefix(&self.prefix)
+            .and_then(|r| r.strip_prefix('.'))
+        else {
+            return false;
+        };
+        rest.split_once('.')
+            .is_some_and(|(db, table)| TableId::lookup(db, table).is_some())
+    }
+}
+
+/// A partition: topic and number.
+type Partition = (String, i32);
+
+/// How long a quiet consumer waits before checking whether partitions are at their end.
+const QUIET: Duration = Duration::from_millis(20);
+/// Messages taken per turn of the loop, at most.
+const BATCH: usize = 4096;
+/// How often the per-partition status is refreshed.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+/// How often new topics are looked for.
+const DISCOVER_EVERY: Duration = Duration::from_secs(5);
+
+/// Reads `config`'s topics into `tx` until `shutdown`; commits to the consumer group the
+/// offsets of what `applied` says the engine has applied.
+pub async fn run_kafka_source(
+    config: KafkaSourceConfig,
+    tx: Sender<Transaction>,
+    dead_letters: Arc<DeadLetterLog>,
+    status: Arc<ConnectorStatus>,
+    mut applied: watch::Receiver<Option<SourcePosition>>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let name: Arc<str> = Arc::from(config.source_name());
+    let consumer: StreamConsumer = match ClientConfig::new()
+        .set("bootstrap.servers", &config.brokers)
+        .set("group.id", config.group())
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+    {
+        Ok(consumer) => consumer,
+        Err(err) => {
+            status.error(format!("cannot create a Kafka consumer: {err}"));
+            status.set_state(ConnectorState::Stopped);
+            return;
+        }
+    };
+    let mut shutdown = pin!(shutdown);
+    let mut merge: OrderedMerge<Partition> = OrderedMerge::default();
+    let mut assembler = TransactionAssembler::new(name.clone());
+    let mut high: BTreeMap<Partition, i64> = BTreeMap::new();
+    let mut discovered = Instant::now() - DISCOVER_EVERY;
+    let mut checked_ends = Instant::now();
+    let mut reported = Instant::now();
+    status.set_state(ConnectorState::Streaming);
+    loop {
+        if discovered.elapsed() >= DISCOVER_EVERY {
+            discovered = Instant::now();
+            discover(&config, &consumer, &mut merge, &status);
+        }
+        let received = tokio::select! {
+            biased;
+            () = shutdown.as_mut() => break,
+            Ok(()) = applied.changed() => {
+                let position = applied.borrow_and_update().clone();
+                commit(&consumer, position, &status);
+                continue;
+            }
+            received = tokio::time::timeout(QUIET, consumer.recv()) => received,
+        };
+        let mut next = received.ok();
+        let mut batch = 0;
+        while let Some(received) = next.take() {
+            match received {
+                Ok(message) => {
+                    let partition = (message.topic().to_string(), message.partition());
+                    let offset = message.offset();
+                    let event = decode(&name, &config, &message, &dead_letters);
+                    merge.push(&partition, offset, event);
+                }
+                Err(err) => {
+                    tracing::warn!(source = %name, "Kafka: {err}");
+                    status.error(format!("Kafka: {err}"));
+                    break;
+                }
+            }
+            // Take what else is ready without waiting, up to a batch.
+            batch += 1;
+            if batch < BATCH {
+                next = consumer.recv().now_or_never();
+            }
+        }
+        let mut ready = Vec::new();
+        while let Some(merged) = merge.next_transaction() {
+            let mut txns = Vec::new();
+            for event in merged.events {
+                assembler.push(event, &mut txns);
+            }
+            assembler.flush(&mut txns);
+            for mut txn in txns {
+                txn.position = SourcePosition::Kafka {
+                    offsets: merged
+                        .offsets
+                        .iter()
+                        .map(|((t, p), o)| (t.clone(), *p, *o))
+                        .collect(),
+                };
+                ready.push(txn);
+            }
+        }
+        for txn in ready {
+            status.read(txn.changes.len(), &txn.position);
+            if tx.send(txn).await.is_err() {
+                status.set_state(ConnectorState::Stopped);
+                return;
+            }
+        }
+        // Partitions that hold transactions back may be at their end: ask.
+        if checked_ends.elapsed() >= QUIET && !merge.waiting().is_empty() {
+            checked_ends = Instant::now();
+            refresh_ends(&consumer, &mut merge, &mut high);
+        }
+        if reported.elapsed() >= REPORT_EVERY {
+            reported = Instant::now();
+            report_partitions(&status, &merge, &high);
+        }
+    }
+    status.set_state(ConnectorState::Stopped);
+}
+
+/// Assigns every not yet assigned partition of the catalog's topics, from its beginning.
+fn discover(
+    config: &KafkaSourceConfig,
+    consumer: &StreamConsumer,
+    merge: &mut OrderedMerge<Partition>,
+    status: &ConnectorStatus,
+) {
+    let metadata =
+        match tokio::task::block_in_place(|| consumer.fetch_metadata(None, Duration::from_secs(5)))
+        {
+            Ok(metadata) => metadata,
+            Err(err) => {
+                status.error(format!("listing the topics: {err}"));
+                return;
+            }
+        };
+    let mut found = Vec::new();
+    for topic in metadata.topics().iter().filter(|t| config.reads(t.name())) {
+        for partition in topic.partitions() {
+            let key = (topic.name().to_string(), partition.id());
+            if !merge.partitions().any(|p| *p == key) {
+                found.push(key);
+            }
+        }
+    }
+    if found.is_empty() {
+        return;
+    }
+    tracing::info!("reading {} new partition(s)", found.len());
+    for key in found {
+        merge.add_partition(key, 0);
+    }
+    // The whole assignment again: the partitions read so far where they are, the new ones from
+    // their beginning.
+    let mut assignment = TopicPartitionList::new();
+    for ((topic, partition), next) in merge.read_offsets() {
+        let offset = if next == 0 {
+            Offset::Beginning
+        } else {
+            Offset::Offset(next)
+        };
+        if let Err(err) = assignment.add_partition_offset(topic, *partition, offset) {
+            status.error(format!("assigning {topic}[{partition}]: {err}"));
+        }
+    }
+    if let Err(err) = consumer.assign(&assignment) {
+        status.error(format!("assigning partitions: {err}"));
+    }
+}
+
+/// Asks the brokers whether the partitions holding transactions back are at their end.
+fn refresh_ends(
+    consumer: &StreamConsumer,
+    merge: &mut OrderedMerge<Partition>,
+    high: &mut BTreeMap<Partition, i64>,
+) {
+    let read: BTreeMap<Partition, i64> =
+        merge.read_offsets().map(|(p, o)| (p.clone(), o)).collect();
+    for partition in merge.waiting() {
+        let watermark = tokio::task::block_in_place(|| {
+            consumer.fetch_watermarks(&partition.0, partition.1, Duration::from_secs(1))
+        });
+        if let Ok((_, high_watermark)) = watermark {
+            let next = read.get(&partition).copied().unwrap_or(0);
+            merge.set_at_end(&partition, next >= high_watermark);
+            high.insert(partition, high_watermark);
+        }
+    }
+}
+
+/// Decodes a message; one that cannot be decoded becomes a dead letter.
+fn decode(
+    name: &str,
+    config: &KafkaSourceConfig,
+    message: &BorrowedMessage<'_>,
+    dead_letters: &DeadLetterLog,
+) -> Option<ChangeEvent> {
+    match decode_event(Some(message.topic()), message.payload(), config.decimals) {
+        Ok(event) => event,
+        Err(err) => {
+            let position = SourcePosition::Kafka {
+                offsets: vec![(
+                    message.topic().to_string(),
+                    message.partition(),
+                    message.offset(),
+                )],
+            };
+            tracing::warn!(source = %name, %position, "dead letter: {err}");
+            dead_letters.record(DeadLetter {
+                source: name.to_string(),
+                position,
+                table: None,
+                reason: err.to_string(),
+                event: String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned(),
+                at_ms: now_ms(),
+            });
+            None
+        }
+    }
+}
+
+/// Per partition: the offset read, the high watermark, the lag in messages.
+fn report_partitions(
+    status: &ConnectorStatus,
+    merge: &OrderedMerge<Partition>,
+    high: &BTreeMap<Partition, i64>,
+) {
+    let partitions: Vec<serde_json::Value> = merge
+        .read_offsets()
+        .map(|((topic, partition), read)| {
+            let high = high
+                .get(&(topic.clone(), *partition))
+                .copied()
+                .unwrap_or(read);
+            serde_json::json!({
+                "topic": topic, "partition": partition, "read": read,
+                "high_watermark": high, "lag": (high - read).max(0),
+            })
+        })
+        .collect();
+    status.set_details(serde_json::json!({ "partitions": partitions }));
+}
+
+/// Commits the offsets of an applied position to the consumer group.
+fn commit(consumer: &StreamConsumer, position: Option<SourcePosition>, status: &ConnectorStatus) {
+    let Some(SourcePosition::Kafka { offsets }) = position else {
+        return;
+    };
+    let mut list = TopicPartitionList::new();
+    for (topic, partition, offset) in &offsets {
+        if list
+            .add_partition_offset(topic, *partition, Offset::Offset(*offset))
+            .is_err()
+        {
+            return;
+        }
+    }
+    if let Err(err) = consumer.commit(&list, CommitMode::Async) {
+        status.error(format!("committing offsets: {err}"));
+    }
+}
