@@ -175,6 +175,42 @@ async fn debezium_topics_feed_the_views_and_the_sink_rebuilds_them() {
     );
     assert_eq!(pipeline.dead_letters().total(), 0);
 
+    // The consumer group holds the applied offsets: every partition read to its end.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let group: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.brokers())
+        .set("group.id", "twinflow-twin")
+        .create()
+        .expect("a consumer");
+    let mut partitions = TopicPartitionList::new();
+    for table in TableId::ALL {
+        let schema = table.schema();
+        let topic = format!("twin.{}.{}", schema.database, schema.name);
+        let count = if *table == TableId::People { 3 } else { 1 };
+        for partition in 0..count {
+            partitions.add_partition(&topic, partition);
+        }
+    }
+    let committed = group
+        .committed_offsets(partitions, Duration::from_secs(10))
+        .expect("committed offsets");
+    for element in committed.elements() {
+        let (_, high) = group
+            .fetch_watermarks(
+                element.topic(),
+                element.partition(),
+                Duration::from_secs(10),
+            )
+            .expect("watermarks");
+        assert_eq!(
+            element.offset(),
+            Offset::Offset(high),
+            "{}[{}]",
+            element.topic(),
+            element.partition()
+        );
+    }
+
     // The sink's topics rebuild every served view.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let snapshot = state.snapshot();

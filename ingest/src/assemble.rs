@@ -181,6 +181,11 @@ impl<P: Ord + Clone> OrderedMerge<P> {
             .collect()
     }
 
+    /// Whether no event is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.lanes.values().all(|lane| lane.events.is_empty())
+    }
+
     /// The transaction of the earliest buffered event.
     fn next_key(&self) -> Option<String> {
         self.lanes

@@ -107,6 +107,7 @@ pub async fn run_kafka_source(
     let mut discovered = Instant::now() - DISCOVER_EVERY;
     let mut checked_ends = Instant::now();
     let mut reported = Instant::now();
+    let mut sent_offsets: Vec<(String, i32, i64)> = Vec::new();
     status.set_state(ConnectorState::Streaming);
     loop {
         if discovered.elapsed() >= DISCOVER_EVERY {
@@ -163,8 +164,32 @@ pub async fn run_kafka_source(
                 ready.push(txn);
             }
         }
+        // Everything read is released, but the last transaction sent does not cover it all
+        // (tombstones, re-delivered events): an empty transaction moves the position on, so
+        // that these offsets are committed too.
+        let read: Vec<(String, i32, i64)> = merge
+            .read_offsets()
+            .map(|((t, p), o)| (t.clone(), *p, o))
+            .collect();
+        if ready.is_empty() && merge.is_empty() && read != sent_offsets {
+            let position = SourcePosition::Kafka {
+                offsets: read.clone(),
+            };
+            ready.push(Transaction {
+                source: name.clone(),
+                position,
+                commit_time_ms: now_ms(),
+                changes: Vec::new(),
+                more_follows: false,
+            });
+        }
         for txn in ready {
-            status.read(txn.changes.len(), &txn.position);
+            if let SourcePosition::Kafka { offsets } = &txn.position {
+                sent_offsets.clone_from(offsets);
+            }
+            if !txn.changes.is_empty() {
+                status.read(txn.changes.len(), &txn.position);
+            }
             if tx.send(txn).await.is_err() {
                 status.set_state(ConnectorState::Stopped);
                 return;
