@@ -18,7 +18,7 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 use twinflow_dataflows::{Engine, EngineConfig, EngineMetrics};
 use twinflow_ingest::validate::check_change;
-use twinflow_ingest::{now_ms, DeadLetter, DeadLetterLog, Reclocker, Transaction};
+use twinflow_ingest::{DeadLetter, DeadLetterLog, Reclocker, Transaction};
 use twinflow_views::{ServedState, StateConfig};
 
 /// How the pipeline runs.
@@ -178,15 +178,13 @@ fn reject_invalid(txn: &mut Transaction, dead_letters: &DeadLetterLog) {
     txn.changes.retain(|change| match check_change(change) {
         Ok(()) => true,
         Err(reason) => {
-            tracing::warn!(source = %txn.source, position = %txn.position, "dead letter: {reason}");
-            dead_letters.record(DeadLetter {
-                source: txn.source.to_string(),
-                position: txn.position.clone(),
-                table: Some(change.table.to_string()),
-                reason: reason.to_string(),
-                event: format!("{change:?}"),
-                at_ms: now_ms(),
-            });
+            dead_letters.record(DeadLetter::new(
+                &txn.source,
+                txn.position.clone(),
+                Some(change.table.to_string()),
+                reason,
+                format!("{change:?}"),
+            ));
             false
         }
     });

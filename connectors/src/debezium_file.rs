@@ -16,7 +16,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc::Sender;
 use twinflow_ingest::decode::debezium::{decode_line, DecimalMode};
 use twinflow_ingest::{
-    now_ms, DeadLetter, DeadLetterLog, SourcePosition, Transaction, TransactionAssembler,
+    DeadLetter, DeadLetterLog, SourcePosition, Transaction, TransactionAssembler,
 };
 
 use crate::status::{ConnectorState, ConnectorStatus};
@@ -91,15 +91,7 @@ pub async fn run_debezium_file(
                         Ok(None) => {}
                         Err(err) => {
                             let position = SourcePosition::File { line: line_no };
-                            tracing::warn!(source = %name, %position, "dead letter: {err}");
-                            dead_letters.record(DeadLetter {
-                                source: name.to_string(),
-                                position,
-                                table: None,
-                                reason: err.to_string(),
-                                event: line,
-                                at_ms: now_ms(),
-                            });
+                            dead_letters.record(DeadLetter::new(&name, position, None, err, line));
                         }
                     }
                 }

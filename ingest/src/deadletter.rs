@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::change::SourcePosition;
+use crate::change::{now_ms, SourcePosition};
 
 /// One rejected change event.
 #[derive(Clone, Debug, Serialize)]
@@ -23,6 +23,26 @@ pub struct DeadLetter {
     pub event: String,
     /// When it was rejected, milliseconds since the epoch.
     pub at_ms: u64,
+}
+
+impl DeadLetter {
+    /// A letter rejected now.
+    pub fn new(
+        source: &str,
+        position: SourcePosition,
+        table: Option<String>,
+        reason: impl ToString,
+        event: String,
+    ) -> Self {
+        DeadLetter {
+            source: source.to_string(),
+            position,
+            table,
+            reason: reason.to_string(),
+            event,
+            at_ms: now_ms(),
+        }
+    }
 }
 
 /// A bounded in-memory log of the most recent dead letters, plus the total count ever seen.
@@ -43,8 +63,9 @@ impl DeadLetterLog {
         }
     }
 
-    /// Records one letter.
+    /// Records one letter (and logs it as a warning).
     pub fn record(&self, letter: DeadLetter) {
+        tracing::warn!(source = %letter.source, position = %letter.position, "dead letter: {}", letter.reason);
         self.total.fetch_add(1, Ordering::Relaxed);
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         if recent.len() == self.capacity {

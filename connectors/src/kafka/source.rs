@@ -295,15 +295,8 @@ fn decode(
                     message.offset(),
                 )],
             };
-            tracing::warn!(source = %name, %position, "dead letter: {err}");
-            dead_letters.record(DeadLetter {
-                source: name.to_string(),
-                position,
-                table: None,
-                reason: err.to_string(),
-                event: String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned(),
-                at_ms: now_ms(),
-            });
+            let event = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+            dead_letters.record(DeadLetter::new(name, position, None, err, event));
             None
         }
     }

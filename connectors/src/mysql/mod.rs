@@ -232,15 +232,9 @@ impl Source {
         reason: String,
         event: String,
     ) {
-        tracing::warn!(source = %self.id, %position, "dead letter: {reason}");
-        self.dead_letters.record(DeadLetter {
-            source: self.id.to_string(),
-            position,
-            table: table.map(|t| t.to_string()),
-            reason,
-            event,
-            at_ms: now_ms(),
-        });
+        let table = table.map(|t| t.to_string());
+        self.dead_letters
+            .record(DeadLetter::new(&self.id, position, table, reason, event));
     }
 }
 
