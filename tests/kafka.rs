@@ -86,9 +86,9 @@ fn read_compacted(brokers: &str, topic: &str) -> BTreeMap<String, String> {
     latest
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn debezium_topics_feed_the_views_and_the_sink_rebuilds_them() {
-    let mut broker = PrivateBroker::start().expect("a private broker");
+/// A broker with a topic per catalog table (people on 3 partitions).
+fn broker_with_topics() -> PrivateBroker {
+    let broker = PrivateBroker::start().expect("a private broker");
     for table in TableId::ALL {
         let schema = table.schema();
         let partitions = if *table == TableId::People { 3 } else { 1 };
@@ -99,31 +99,75 @@ async fn debezium_topics_feed_the_views_and_the_sink_rebuilds_them() {
             )
             .expect("topic");
     }
+    broker
+}
+
+async fn until_stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// The Kafka source for prefix `twin`, feeding `pipeline`, until `stopped`.
+fn start_source(
+    brokers: String,
+    pipeline: &Pipeline,
+    stopped: watch::Receiver<bool>,
+) -> (tokio::task::JoinHandle<()>, Arc<ConnectorStatus>) {
+    let source = KafkaSourceConfig {
+        brokers,
+        prefix: "twin".into(),
+        group: None,
+        decimals: DecimalMode::Precise,
+    };
+    let status = Arc::new(ConnectorStatus::new(source.source_name(), "kafka"));
+    let applied = applied_positions(pipeline.state(), source.source_name());
+    let task = tokio::spawn(run_kafka_source(
+        source,
+        pipeline.sources(),
+        pipeline.dead_letters(),
+        status.clone(),
+        applied,
+        until_stopped(stopped),
+    ));
+    (task, status)
+}
+
+/// Waits until every view equals the oracle, then checks it stays so for a while (a
+/// re-delivered tail must not take rows back in time).
+async fn wait_for_the_oracle(
+    state: &twinflow_views::ServedState,
+    capture: &common::DebeziumCapture,
+    status: &ConnectorStatus,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let problems = common::oracle_differences(state, &capture.tables);
+        if problems.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "views differ from the oracle: {}\nsource: {:?}",
+            problems.join("\n"),
+            status.report()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let problems = common::oracle_differences(state, &capture.tables);
+    assert!(problems.is_empty(), "later: {}", problems.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debezium_topics_feed_the_views_and_the_sink_rebuilds_them() {
+    let mut broker = broker_with_topics();
     let capture = common::debezium_capture(Encoding::default(), 23, 2000, 600);
     let half = capture.messages.len() / 2;
     produce(&broker.brokers(), &capture.messages[..half]).await;
 
     let pipeline = Pipeline::start(PipelineConfig::default()).expect("pipeline");
     let state = pipeline.state();
-    let source = KafkaSourceConfig {
-        brokers: broker.brokers(),
-        prefix: "twin".into(),
-        group: None,
-        decimals: DecimalMode::Precise,
-    };
-    let status = Arc::new(ConnectorStatus::new(source.source_name(), "kafka"));
     let (stop, stopped) = watch::channel(false);
-    let until_stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let source_task = tokio::spawn(run_kafka_source(
-        source.clone(),
-        pipeline.sources(),
-        pipeline.dead_letters(),
-        status.clone(),
-        applied_positions(state.clone(), source.source_name()),
-        until_stopped(stopped.clone()),
-    ));
+    let (source_task, status) = start_source(broker.brokers(), &pipeline, stopped.clone());
     let views: Vec<&str> = ViewId::ALL.iter().map(|v| v.name()).collect();
     let sink = Arc::new(
         KafkaSink::new(
@@ -151,28 +195,7 @@ async fn debezium_topics_feed_the_views_and_the_sink_rebuilds_them() {
     produce(&broker.brokers(), &capture.messages[half..]).await;
     produce(&broker.brokers(), &capture.redelivery(200, 50)).await;
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let problems = common::oracle_differences(&state, &capture.tables);
-        if problems.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "views differ from the oracle: {}\\nsource: {:?}",
-            problems.join("\\n"),
-            status.report()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    // Stay a little longer: the re-delivered tail must not take rows back in time.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let problems = common::oracle_differences(&state, &capture.tables);
-    assert!(
-        problems.is_empty(),
-        "after the re-delivery: {}",
-        problems.join("\\n")
-    );
+    wait_for_the_oracle(&state, &capture, &status).await;
     assert_eq!(pipeline.dead_letters().total(), 0);
 
     // The consumer group holds the applied offsets: every partition read to its end.
@@ -232,6 +255,61 @@ async fn debezium_topics_feed_the_views_and_the_sink_rebuilds_them() {
     for sink in sinks {
         sink.await.expect("sink");
     }
+    tokio::task::spawn_blocking(move || pipeline.shutdown())
+        .await
+        .expect("shutdown");
+}
+
+/// Debezium's transaction metadata topic (`provide.transaction.metadata=true`): with it, a
+/// transaction is released when its END marker says all its events are there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_transaction_metadata_topic_transactions_close_on_their_end_markers() {
+    let broker = broker_with_topics();
+    broker.create_topic("twin.transaction", 1).expect("topic");
+    let capture = common::debezium_capture(Encoding::default(), 29, 600, 300);
+    // END markers: per streaming transaction, its change events per table.
+    let snapshot = capture.messages.len() - capture.per_transaction.iter().sum::<usize>();
+    let mut markers = Vec::new();
+    let mut start = snapshot;
+    for (i, count) in capture.per_transaction.iter().enumerate() {
+        let mut per_table: BTreeMap<String, u64> = BTreeMap::new();
+        for message in capture.messages[start..start + count]
+            .iter()
+            .filter(|m| m.value.is_some())
+        {
+            let collection = message.topic.trim_start_matches("twin.").to_string();
+            *per_table.entry(collection).or_default() += 1;
+        }
+        start += count;
+        let collections: Vec<serde_json::Value> = per_table
+            .iter()
+            .map(|(c, n)| serde_json::json!({"data_collection": c, "event_count": n}))
+            .collect();
+        let id = format!("0-1-{}", i + 1);
+        let total: u64 = per_table.values().sum();
+        for marker in [
+            serde_json::json!({"status": "BEGIN", "id": id, "event_count": null, "data_collections": null}),
+            serde_json::json!({"status": "END", "id": id, "event_count": total, "data_collections": collections}),
+        ] {
+            markers.push(Message {
+                topic: "twin.transaction".into(),
+                key: serde_json::json!({"id": id}).to_string(),
+                value: Some(marker.to_string()),
+            });
+        }
+    }
+    // The markers first, then the data: transactions are held until all their events arrive.
+    produce(&broker.brokers(), &markers).await;
+    produce(&broker.brokers(), &capture.messages).await;
+
+    let pipeline = Pipeline::start(PipelineConfig::default()).expect("pipeline");
+    let state = pipeline.state();
+    let (stop, stopped) = watch::channel(false);
+    let (source_task, status) = start_source(broker.brokers(), &pipeline, stopped);
+    wait_for_the_oracle(&state, &capture, &status).await;
+    assert_eq!(pipeline.dead_letters().total(), 0);
+    stop.send_replace(true);
+    source_task.await.expect("source");
     tokio::task::spawn_blocking(move || pipeline.shutdown())
         .await
         .expect("shutdown");

@@ -8,7 +8,7 @@
 //! per table), the [`OrderedMerge`] puts them back into source order and releases a
 //! transaction only once every partition has moved past it or reached its end.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::change::{RowChange, SourceId, SourcePosition, Transaction};
 use crate::decode::debezium::{ChangeEvent, EventPosition};
@@ -114,6 +114,10 @@ impl TransactionAssembler {
 #[derive(Debug)]
 pub struct OrderedMerge<P> {
     lanes: BTreeMap<P, Lane>,
+    /// Whether transactions with a Debezium transaction id wait for their END marker.
+    require_ends: bool,
+    /// END markers seen: transaction id → its events in catalog tables.
+    ends: HashMap<String, u64>,
 }
 
 #[derive(Debug, Default)]
@@ -130,6 +134,8 @@ impl<P: Ord + Clone> Default for OrderedMerge<P> {
     fn default() -> Self {
         OrderedMerge {
             lanes: BTreeMap::new(),
+            require_ends: false,
+            ends: HashMap::new(),
         }
     }
 }
@@ -141,6 +147,20 @@ impl<P: Ord + Clone> OrderedMerge<P> {
             next_offset,
             ..Lane::default()
         });
+    }
+
+    /// From now on, a transaction whose events carry a Debezium transaction id is complete
+    /// when its END marker has been seen and all its events have arrived (the source reads the
+    /// transaction metadata topic).
+    pub fn require_transaction_ends(&mut self) {
+        self.require_ends = true;
+    }
+
+    /// The END marker of transaction `id`, with its number of events in catalog tables.
+    pub fn transaction_ended(&mut self, id: String, catalog_events: u64) {
+        if catalog_events > 0 {
+            self.ends.insert(id, catalog_events);
+        }
     }
 
     /// The partitions.
@@ -203,13 +223,30 @@ impl<P: Ord + Clone> OrderedMerge<P> {
     /// The next complete transaction, if one is.
     pub fn next_transaction(&mut self) -> Option<MergedTransaction<P>> {
         let key = self.next_key()?;
-        let complete = self
+        let of_key = |lane: &Lane| {
+            lane.events
+                .iter()
+                .take_while(|(_, e)| e.transaction == key)
+                .count()
+        };
+        let has_id = self
             .lanes
             .values()
-            .all(|lane| lane.at_end || lane.events.iter().any(|(_, e)| e.transaction != key));
+            .filter_map(|lane| lane.events.front())
+            .any(|(_, e)| e.transaction == key && e.has_transaction_id);
+        let complete = if self.require_ends && has_id {
+            // The END marker says how many events the transaction has.
+            let buffered: usize = self.lanes.values().map(of_key).sum();
+            self.ends.get(&key).is_some_and(|&n| buffered as u64 >= n)
+        } else {
+            self.lanes
+                .values()
+                .all(|lane| lane.at_end || lane.events.iter().any(|(_, e)| e.transaction != key))
+        };
         if !complete {
             return None;
         }
+        self.ends.remove(&key);
         let mut events = Vec::new();
         for lane in self.lanes.values_mut() {
             while lane
@@ -292,6 +329,7 @@ mod tests {
                 row,
             },
             transaction: txn.into(),
+            has_transaction_id: true,
             gtid: None,
             ts_ms: pos,
         }
@@ -362,6 +400,26 @@ mod tests {
         assert_eq!(b.events.len(), 1);
         assert_eq!(b.offsets, vec![("floor", 2), ("room", 2)]);
         assert!(merge.next_transaction().is_none());
+    }
+
+    #[test]
+    fn with_transaction_metadata_a_transaction_waits_for_its_end_marker() {
+        let mut merge = OrderedMerge::default();
+        merge.require_transaction_ends();
+        merge.add_partition("floor", 0);
+        merge.add_partition("room", 0);
+        merge.push(&"floor", 0, Some(event("a", 10, 0, false)));
+        merge.set_at_end(&"floor", true);
+        merge.set_at_end(&"room", true);
+        assert!(merge.next_transaction().is_none(), "no END for a yet");
+        merge.transaction_ended("a".into(), 2);
+        assert!(
+            merge.next_transaction().is_none(),
+            "one of a's two events is still missing"
+        );
+        merge.push(&"room", 0, Some(event("a", 10, 1, false)));
+        let a = merge.next_transaction().expect("a is complete");
+        assert_eq!(a.events.len(), 2);
     }
 
     #[test]

@@ -14,7 +14,9 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::Deserialize;
 use tokio::sync::mpsc::Sender;
 use tokio::sync::watch;
-use twinflow_ingest::decode::debezium::{decode_event, ChangeEvent, DecimalMode};
+use twinflow_ingest::decode::debezium::{
+    decode_event, decode_transaction_end, ChangeEvent, DecimalMode,
+};
 use twinflow_ingest::{
     now_ms, DeadLetter, DeadLetterLog, OrderedMerge, SourcePosition, TableId, Transaction,
     TransactionAssembler,
@@ -42,6 +44,11 @@ impl KafkaSourceConfig {
     /// The source's name: `kafka:<prefix>`.
     pub fn source_name(&self) -> String {
         format!("kafka:{}", self.prefix)
+    }
+
+    /// Debezium's transaction metadata topic (`provide.transaction.metadata=true`).
+    fn metadata_topic(&self) -> String {
+        format!("{}.transaction", self.prefix)
     }
 
     fn group(&self) -> String {
@@ -102,17 +109,19 @@ pub async fn run_kafka_source(
     };
     let mut shutdown = pin!(shutdown);
     let mut merge: OrderedMerge<Partition> = OrderedMerge::default();
+    // The transaction metadata topic's partitions and the offset read in each.
+    let mut metadata: BTreeMap<Partition, i64> = BTreeMap::new();
     let mut assembler = TransactionAssembler::new(name.clone());
     let mut high: BTreeMap<Partition, i64> = BTreeMap::new();
-    let mut discovered = Instant::now() - DISCOVER_EVERY;
+    let mut discovered: Option<Instant> = None;
     let mut checked_ends = Instant::now();
     let mut reported = Instant::now();
     let mut sent_offsets: Vec<(String, i32, i64)> = Vec::new();
     status.set_state(ConnectorState::Streaming);
     loop {
-        if discovered.elapsed() >= DISCOVER_EVERY {
-            discovered = Instant::now();
-            discover(&config, &consumer, &mut merge, &status);
+        if discovered.is_none_or(|at| at.elapsed() >= DISCOVER_EVERY) {
+            discovered = Some(Instant::now());
+            discover(&config, &consumer, &mut merge, &mut metadata, &status);
         }
         let received = tokio::select! {
             biased;
@@ -131,8 +140,17 @@ pub async fn run_kafka_source(
                 Ok(message) => {
                     let partition = (message.topic().to_string(), message.partition());
                     let offset = message.offset();
-                    let event = decode(&name, &config, &message, &dead_letters);
-                    merge.push(&partition, offset, event);
+                    if let Some(read) = metadata.get_mut(&partition) {
+                        *read = offset + 1;
+                        match decode_transaction_end(message.payload()) {
+                            Ok(Some(end)) => merge.transaction_ended(end.id, end.catalog_events),
+                            Ok(None) => {}
+                            Err(err) => dead_letter(&name, &message, err, &dead_letters),
+                        }
+                    } else {
+                        let event = decode(&name, &config, &message, &dead_letters);
+                        merge.push(&partition, offset, event);
+                    }
                 }
                 Err(err) => {
                     tracing::warn!(source = %name, "Kafka: {err}");
@@ -213,37 +231,57 @@ fn discover(
     config: &KafkaSourceConfig,
     consumer: &StreamConsumer,
     merge: &mut OrderedMerge<Partition>,
+    metadata: &mut BTreeMap<Partition, i64>,
     status: &ConnectorStatus,
 ) {
-    let metadata =
+    let listing =
         match tokio::task::block_in_place(|| consumer.fetch_metadata(None, Duration::from_secs(5)))
         {
-            Ok(metadata) => metadata,
+            Ok(listing) => listing,
             Err(err) => {
                 status.error(format!("listing the topics: {err}"));
                 return;
             }
         };
     let mut found = Vec::new();
-    for topic in metadata.topics().iter().filter(|t| config.reads(t.name())) {
+    let mut found_metadata = Vec::new();
+    let metadata_topic = config.metadata_topic();
+    for topic in listing.topics() {
+        let is_metadata = topic.name() == metadata_topic;
+        if !is_metadata && !config.reads(topic.name()) {
+            continue;
+        }
         for partition in topic.partitions() {
             let key = (topic.name().to_string(), partition.id());
-            if !merge.partitions().any(|p| *p == key) {
+            if is_metadata && !metadata.contains_key(&key) {
+                found_metadata.push(key);
+            } else if !is_metadata && !merge.partitions().any(|p| *p == key) {
                 found.push(key);
             }
         }
     }
-    if found.is_empty() {
+    if found.is_empty() && found_metadata.is_empty() {
         return;
     }
-    tracing::info!("reading {} new partition(s)", found.len());
+    tracing::info!(
+        "reading {} new partition(s)",
+        found.len() + found_metadata.len()
+    );
     for key in found {
         merge.add_partition(key, 0);
+    }
+    if !found_metadata.is_empty() {
+        // From now on transactions with an id wait for their END markers.
+        merge.require_transaction_ends();
+        metadata.extend(found_metadata.into_iter().map(|key| (key, 0)));
     }
     // The whole assignment again: the partitions read so far where they are, the new ones from
     // their beginning.
     let mut assignment = TopicPartitionList::new();
-    for ((topic, partition), next) in merge.read_offsets() {
+    let read = merge
+        .read_offsets()
+        .chain(metadata.iter().map(|(p, o)| (p, *o)));
+    for ((topic, partition), next) in read {
         let offset = if next == 0 {
             Offset::Beginning
         } else {
@@ -288,18 +326,28 @@ fn decode(
     match decode_event(Some(message.topic()), message.payload(), config.decimals) {
         Ok(event) => event,
         Err(err) => {
-            let position = SourcePosition::Kafka {
-                offsets: vec![(
-                    message.topic().to_string(),
-                    message.partition(),
-                    message.offset(),
-                )],
-            };
-            let event = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
-            dead_letters.record(DeadLetter::new(name, position, None, err, event));
+            dead_letter(name, message, err, dead_letters);
             None
         }
     }
+}
+
+/// Records `message` as a dead letter, with its topic, partition and offset.
+fn dead_letter(
+    name: &str,
+    message: &BorrowedMessage<'_>,
+    reason: impl ToString,
+    log: &DeadLetterLog,
+) {
+    let position = SourcePosition::Kafka {
+        offsets: vec![(
+            message.topic().to_string(),
+            message.partition(),
+            message.offset(),
+        )],
+    };
+    let event = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+    log.record(DeadLetter::new(name, position, None, reason, event));
 }
 
 /// Per partition: the offset read, the high watermark, the lag in messages.

@@ -82,6 +82,9 @@ pub struct ChangeEvent {
     pub position: EventPosition,
     /// The source transaction: `transaction.id`, else `source.gtid`, else `file:pos`.
     pub transaction: String,
+    /// Whether `transaction` is Debezium's `transaction.id` (the connector provides
+    /// transaction metadata, and an END marker on the metadata topic closes it).
+    pub has_transaction_id: bool,
     /// The GTID, if the source has them.
     pub gtid: Option<String>,
     /// When the change was made in the database (`source.ts_ms`), ms since the epoch.
@@ -119,6 +122,61 @@ pub fn decode_event(
     };
     let json: Json = serde_json::from_slice(value)?;
     decode_value(topic, &json, decimals)
+}
+
+/// The END marker of a transaction on Debezium's transaction metadata topic
+/// (`<prefix>.transaction`, with `provide.transaction.metadata=true`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransactionEnd {
+    /// The transaction's id, as its events carry it in `transaction.id`.
+    pub id: String,
+    /// How many of its events belong to tables of the catalog.
+    pub catalog_events: u64,
+}
+
+/// Decodes a message of the transaction metadata topic: `Some` for an END marker, `None` for
+/// a BEGIN marker or a tombstone.
+pub fn decode_transaction_end(
+    value: Option<&[u8]>,
+) -> Result<Option<TransactionEnd>, DebeziumError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let json: Json = serde_json::from_slice(value)?;
+    let payload = match json.get("payload") {
+        Some(payload) if json.get("schema").is_some() => payload,
+        _ => &json,
+    };
+    if payload.is_null() {
+        return Ok(None);
+    }
+    match payload.get("status").and_then(Json::as_str) {
+        Some("BEGIN") => return Ok(None),
+        Some("END") => {}
+        other => return Err(shape(format!("transaction marker with status {other:?}"))),
+    }
+    let id = payload
+        .get("id")
+        .and_then(Json::as_str)
+        .ok_or_else(|| shape("transaction marker without an id"))?;
+    let collections = payload
+        .get("data_collections")
+        .and_then(Json::as_array)
+        .ok_or_else(|| shape("END marker without data_collections"))?;
+    let catalog_events = collections
+        .iter()
+        .filter(|c| {
+            c.get("data_collection")
+                .and_then(Json::as_str)
+                .and_then(|name| name.split_once('.'))
+                .is_some_and(|(db, table)| TableId::lookup(db, table).is_some())
+        })
+        .filter_map(|c| c.get("event_count").and_then(Json::as_u64))
+        .sum();
+    Ok(Some(TransactionEnd {
+        id: id.to_string(),
+        catalog_events,
+    }))
 }
 
 /// Decodes one line of newline-delimited Debezium JSON: either a captured Kafka message
@@ -221,11 +279,13 @@ pub fn decode_value(
         row: source.get("row").and_then(Json::as_u64).unwrap_or(0),
     };
     let gtid = str_of(source, "gtid");
-    let transaction = payload
+    let transaction_id = payload
         .get("transaction")
         .and_then(|t| t.get("id"))
         .and_then(Json::as_str)
-        .map(str::to_owned)
+        .map(str::to_owned);
+    let has_transaction_id = transaction_id.is_some();
+    let transaction = transaction_id
         .or_else(|| gtid.clone())
         .unwrap_or_else(|| format!("{}:{}", position.file, position.pos));
     Ok(Some(ChangeEvent {
@@ -239,6 +299,7 @@ pub fn decode_value(
         last_of_snapshot: snapshot_flag == "last",
         position,
         transaction,
+        has_transaction_id,
         gtid,
         ts_ms: source
             .get("ts_ms")
@@ -438,6 +499,27 @@ mod tests {
         )
         .expect_err("missing column");
         assert!(err.to_string().contains("level"), "{err}");
+    }
+
+    #[test]
+    fn end_markers_count_the_catalog_tables_events() {
+        let end = json!({"status": "END", "id": "0-1-9", "event_count": 5, "data_collections": [
+            {"data_collection": "twin_hr.people", "event_count": 3},
+            {"data_collection": "other_db.audit", "event_count": 2}]});
+        let decoded = decode_transaction_end(Some(end.to_string().as_bytes())).expect("decodes");
+        assert_eq!(
+            decoded,
+            Some(TransactionEnd {
+                id: "0-1-9".into(),
+                catalog_events: 3
+            })
+        );
+        let begin = json!({"schema": {}, "payload": {"status": "BEGIN", "id": "0-1-9"}});
+        assert_eq!(
+            decode_transaction_end(Some(begin.to_string().as_bytes())).expect("ok"),
+            None
+        );
+        assert!(decode_transaction_end(Some(b"{\"status\":\"END\"}")).is_err());
     }
 
     #[test]
