@@ -65,6 +65,8 @@ pub(super) async fn follow(
     tracing::info!(source = %source.id, position = %at.position(), "following the binlog");
 
     let silence = heartbeat * 3 + Duration::from_secs(2);
+    // How each table id reads, worked out at its first rows event. A table keeps its id until
+    // its definition changes, and then gets a new one; DDL clears the cache all the same.
     let mut mappings: HashMap<u64, Option<Arc<TableReader>>> = HashMap::new();
     let mut open: Option<OpenTransaction> = None;
     let mut last_sent = Instant::now();
@@ -99,10 +101,6 @@ pub(super) async fn follow(
             Some(EventData::RotateEvent(rotate)) => {
                 at.file = binlog_file_name(rotate.name_raw());
                 at.pos = rotate.position();
-                false
-            }
-            Some(EventData::TableMapEvent(tme)) => {
-                mappings.remove(&tme.table_id());
                 false
             }
             Some(EventData::RowsEvent(rows)) => {
