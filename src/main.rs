@@ -37,7 +37,8 @@ struct Cli {
 enum Command {
     /// Runs the engine on the embedded org generator and serves the views (the default).
     Demo(DemoArgs),
-    /// Runs the engine on MySQL/MariaDB sources and serves the views.
+    /// Runs the engine on MySQL/MariaDB, Kafka (Debezium) and Debezium-file sources, and serves
+    /// the views.
     Run(RunArgs),
     /// Compares a running engine's views with views.sql evaluated on its MySQL/MariaDB source;
     /// exits 0 only when every view is equal.
