@@ -306,14 +306,12 @@ async fn freshness(
     ));
 
     // The probe: a desk that is in desk_occupancy; its label is what the probes change.
-    let snapshot = pipeline.state().snapshot();
     let probe: i64 = {
         let page = ureq_get(&format!("http://{addr}/v1/views/desk_occupancy?limit=1")).await?;
         page["rows"][0]["table_id"]
             .as_i64()
             .context("no desk in desk_occupancy")?
     };
-    drop(snapshot);
     let (mut ws, _) = tokio_tungstenite::connect_async(format!(
         "ws://{addr}/v1/views/desk_occupancy/subscribe?table_id={probe}"
     ))

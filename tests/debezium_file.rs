@@ -31,8 +31,8 @@ fn capture(encoding: Encoding) -> (tempfile::NamedTempFile, Tables) {
     (file, capture.tables)
 }
 
-/// Replays `file` through a pipeline; returns the problems (none when every view is equal).
-async fn replay(file: &std::path::Path, decimals: DecimalMode, tables: &Tables) -> Vec<String> {
+/// Runs `file` to its end into a fresh pipeline; returns the pipeline (not shut down yet).
+async fn run_file(file: &std::path::Path, decimals: DecimalMode) -> Pipeline {
     let pipeline = Pipeline::start(PipelineConfig::default()).expect("pipeline");
     let status = Arc::new(ConnectorStatus::new("dbz", "debezium-file"));
     run_debezium_file(
@@ -47,6 +47,12 @@ async fn replay(file: &std::path::Path, decimals: DecimalMode, tables: &Tables) 
     )
     .await;
     assert_eq!(status.report().state, ConnectorState::Stopped);
+    pipeline
+}
+
+/// Replays `file` through a pipeline; returns the problems (none when every view is equal).
+async fn replay(file: &std::path::Path, decimals: DecimalMode, tables: &Tables) -> Vec<String> {
+    let pipeline = run_file(file, decimals).await;
     assert_eq!(
         pipeline.dead_letters().total(),
         0,
@@ -122,19 +128,7 @@ async fn bad_lines_become_dead_letters_and_the_rest_flows() {
     text.insert_str(0, "{\"not json\n{\"topic\":\"twin.twin_infra.floor\",\"key\":{\"id\":1},\"value\":{\"op\":\"x\",\"source\":{}}}\n");
     let mut bad = tempfile::NamedTempFile::new().expect("temp");
     bad.write_all(text.as_bytes()).expect("write");
-    let pipeline = Pipeline::start(PipelineConfig::default()).expect("pipeline");
-    let status = Arc::new(ConnectorStatus::new("dbz", "debezium-file"));
-    run_debezium_file(
-        DebeziumFileConfig {
-            path: bad.path().to_path_buf(),
-            decimals: DecimalMode::Precise,
-        },
-        pipeline.sources(),
-        pipeline.dead_letters(),
-        status,
-        std::future::pending(),
-    )
-    .await;
+    let pipeline = run_file(bad.path(), DecimalMode::Precise).await;
     let letters = pipeline.dead_letters().recent();
     assert_eq!(letters.len(), 2, "{letters:?}");
     assert!(

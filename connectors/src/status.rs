@@ -126,11 +126,6 @@ impl ConnectorStatus {
         }
     }
 
-    /// The connector's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
         // A panic elsewhere while holding the lock leaves plain counters behind: keep using them.
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -148,11 +143,6 @@ impl ConnectorStatus {
             }
             i.state = state;
         });
-    }
-
-    /// The current state.
-    pub fn state(&self) -> ConnectorState {
-        self.with(|i| i.state)
     }
 
     /// Records an error (the connector decides whether it retries).

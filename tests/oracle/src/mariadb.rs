@@ -117,11 +117,6 @@ impl PrivateMariaDb {
         Err(io::Error::other(format!("mariadbd did not start:\n{log}")))
     }
 
-    /// The TCP port.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// `mysql://root@127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("mysql://root@127.0.0.1:{}", self.port)
