@@ -65,8 +65,10 @@ pub(super) async fn follow(
     tracing::info!(source = %source.id, position = %at.position(), "following the binlog");
 
     let silence = heartbeat * 3 + Duration::from_secs(2);
-    // How each table id reads, worked out at its first rows event. A table keeps its id until
-    // its definition changes, and then gets a new one; DDL clears the cache all the same.
+    // How each table id reads, worked out at its first rows event. Table ids hold within one
+    // server process only: a stream resumed across a server restart reads files written by
+    // two processes that number their tables differently, so a new file clears the cache, as
+    // does DDL.
     let mut mappings: HashMap<u64, Option<Arc<TableReader>>> = HashMap::new();
     let mut open: Option<OpenTransaction> = None;
     let mut last_sent = Instant::now();
@@ -101,6 +103,7 @@ pub(super) async fn follow(
             Some(EventData::RotateEvent(rotate)) => {
                 at.file = binlog_file_name(rotate.name_raw());
                 at.pos = rotate.position();
+                mappings.clear();
                 false
             }
             Some(EventData::RowsEvent(rows)) => {
