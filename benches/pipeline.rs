@@ -1,7 +1,8 @@
 //! End-to-end benchmark: org generator → sequencer → dataflows → served view state, then the
 //! HTTP read path. Numbers go to the README; nothing here asserts a time.
 //!
-//! `cargo bench --bench pipeline -- [--scale N] [--workers N] [--moves N] [--http-seconds S]`
+//! `cargo bench --bench pipeline -- [--scale N] [--workers N] [--mix person-moves|realistic]
+//! [--moves N] [--http-seconds S]`
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow::status::PipelineInfo;
-use twinflow_connectors::generator::{GeneratorConfig, OrgGenerator};
+use twinflow_connectors::generator::{ChangeMix, GeneratorConfig, OrgGenerator};
 use twinflow_dataflows::EngineConfig;
 use twinflow_ingest::Transaction;
 use twinflow_views::{ServedState, ViewId};
@@ -20,6 +21,7 @@ use twinflow_views::{ServedState, ViewId};
 struct Options {
     scale: u64,
     workers: usize,
+    mix: ChangeMix,
     moves: u64,
     latency_batches: u64,
     latency_changes: u64,
@@ -31,6 +33,7 @@ fn parse_options() -> anyhow::Result<Options> {
     let mut options = Options {
         scale: 1_000_000,
         workers: 2,
+        mix: ChangeMix::PersonMoves,
         moves: 2_000_000,
         latency_batches: 1_000,
         latency_changes: 1_000,
@@ -43,6 +46,7 @@ fn parse_options() -> anyhow::Result<Options> {
         match flag.as_str() {
             "--scale" => options.scale = value()?.parse()?,
             "--workers" => options.workers = value()?.parse()?,
+            "--mix" => options.mix = value()?.parse().map_err(anyhow::Error::msg)?,
             "--moves" => options.moves = value()?.parse()?,
             "--latency-batches" => options.latency_batches = value()?.parse()?,
             "--latency-changes" => options.latency_changes = value()?.parse()?,
@@ -95,6 +99,7 @@ fn hydrated(
         GeneratorConfig {
             seed: 1,
             scale: options.scale,
+            mix: options.mix,
             ..GeneratorConfig::default()
         },
         Arc::from("generator"),
@@ -112,8 +117,8 @@ fn hydrated(
 fn main() -> anyhow::Result<()> {
     let options = parse_options()?;
     println!(
-        "twinflow pipeline benchmark: {} people, {} workers",
-        options.scale, options.workers
+        "twinflow pipeline benchmark: {} people, {} workers, {:?} changes",
+        options.scale, options.workers, options.mix
     );
     let config = |max_changes_per_timestamp| PipelineConfig {
         engine: EngineConfig {

@@ -16,7 +16,7 @@ use twinflow::sink::run_view_sink;
 use twinflow::status::applied_positions;
 use twinflow::status::PipelineInfo;
 use twinflow::verify::VerifyOptions;
-use twinflow_connectors::generator::{run_generator, GeneratorConfig, OrgGenerator};
+use twinflow_connectors::generator::{run_generator, ChangeMix, GeneratorConfig, OrgGenerator};
 use twinflow_connectors::{
     run_debezium_file, run_kafka_source, run_mysql_source, ConnectorStatus, DebeziumFileConfig,
     KafkaSink, KafkaSinkConfig, KafkaSourceConfig, MySqlConfig,
@@ -59,6 +59,10 @@ struct DemoArgs {
     /// Seed of the generator: the same seed gives the same org and change stream.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Which changes the stream makes: `realistic` (every kind, person moves dominate) or
+    /// `person-moves` (only desk and job changes).
+    #[arg(long, default_value = "realistic")]
+    mix: ChangeMix,
     /// Timely worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
@@ -164,6 +168,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         config: GeneratorConfig {
             seed: args.seed,
             scale: args.scale,
+            mix: args.mix,
             ..GeneratorConfig::default()
         },
         rate: args.rate,

@@ -31,6 +31,7 @@ fn main() {
             seed: 1,
             scale,
             snapshot_chunk: 20_000,
+            ..GeneratorConfig::default()
         },
         Arc::from("gen"),
     );

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use twinflow_connectors::{run_generator, GeneratorConfig, OrgGenerator};
+use twinflow_connectors::{run_generator, ChangeMix, GeneratorConfig, OrgGenerator};
 use twinflow_ingest::validate::check_change;
 use twinflow_ingest::{Row, RowChange, SourcePosition, TableId, Transaction, Value};
 
@@ -15,6 +15,7 @@ fn generator(seed: u64, scale: u64) -> OrgGenerator {
             seed,
             scale,
             snapshot_chunk: 1_000,
+            ..GeneratorConfig::default()
         },
         Arc::from("gen"),
     )
@@ -188,12 +189,45 @@ fn resume_regenerates_the_same_stream() {
     assert_eq!(resumed.next_transaction().changes, expected[100]);
 }
 
+#[test]
+fn the_person_moves_mix_moves_people_between_desks_and_jobs() {
+    let mut gen = OrgGenerator::new(
+        GeneratorConfig {
+            scale: 5_000,
+            mix: ChangeMix::PersonMoves,
+            ..GeneratorConfig::default()
+        },
+        Arc::from("gen"),
+    );
+    let people = TableId::People;
+    let (mut desk_moves, mut job_changes, mut other) = (0, 0, 0);
+    for _ in 0..2_000 {
+        for change in gen.next_transaction().changes {
+            match (&change.before, &change.after) {
+                (Some(before), Some(after)) if change.table == people => {
+                    let moved = |column| col(people, before, column) != col(people, after, column);
+                    desk_moves += usize::from(moved("table_id"));
+                    job_changes += usize::from(moved("job_id"));
+                }
+                // Rows the initial state already references, inserted when they fall due.
+                (None, Some(_)) => other += 1,
+                _ => panic!("not a person move: {change:?}"),
+            }
+        }
+    }
+    assert!(
+        desk_moves > 1_000 && job_changes > 300 && other < 50,
+        "{desk_moves} desk moves, {job_changes} job changes, {other} other changes"
+    );
+}
+
 fn shape(scale: u64) -> BTreeMap<TableId, usize> {
     let gen = OrgGenerator::new(
         GeneratorConfig {
             seed: 1,
             scale,
             snapshot_chunk: 50_000,
+            ..GeneratorConfig::default()
         },
         Arc::from("gen"),
     );

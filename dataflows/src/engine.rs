@@ -27,7 +27,8 @@ pub struct EngineConfig {
     pub workers: usize,
     /// Batches buffered per worker before `send` blocks (backpressure to the sources).
     pub queue: usize,
-    /// How many timestamps the inputs may run ahead of the published output.
+    /// How many timestamps the inputs may run ahead of the published (committed) output:
+    /// the backpressure that keeps the publisher's queue, and so memory and latency, bounded.
     pub max_inflight: u64,
 }
 
@@ -82,6 +83,8 @@ impl Engine {
             Mutex::new(receivers.into_iter().map(Some).collect());
         let output = publisher_tx.clone();
         let max_inflight = config.max_inflight;
+        let metrics = Arc::new(EngineMetrics::default());
+        let published = metrics.clone();
         let timely_config = timely::Config {
             communication: timely::CommunicationConfig::Process(peers),
             worker: WorkerConfig::default(),
@@ -92,16 +95,15 @@ impl Engine {
             let Some(input) = input else { return };
             let output = OutputPusher(output.clone());
             let projector = projector.clone();
-            let (mut inputs, probe) = worker.dataflow::<Time, _, _>(|scope| {
+            let mut inputs = worker.dataflow::<Time, _, _>(|scope| {
                 let (inputs, base) = BaseInputs::new(scope, projector, index, peers);
-                let (probe, views) = build_views(base).probe();
-                views.inner.capture_into(output);
-                (inputs, probe)
+                build_views(base).inner.capture_into(output);
+                inputs
             });
             loop {
                 let mut fed = false;
-                // Take input while the output is not too far behind it.
-                while !probe.less_than(&inputs.time().saturating_sub(max_inflight)) {
+                // Take input while the published state is not too far behind it.
+                while inputs.time().saturating_sub(max_inflight) <= published.as_of() {
                     match input.try_recv() {
                         Ok(batch) => {
                             feed(&mut inputs, &batch);
@@ -120,7 +122,6 @@ impl Engine {
         })
         .map_err(EngineError::Start)?;
 
-        let metrics = Arc::new(EngineMetrics::default());
         let publisher = {
             let metrics = metrics.clone();
             std::thread::Builder::new()

@@ -34,7 +34,11 @@ pub async fn view(State(app): State<AppState>, query: ViewQuery) -> Result<Respo
     };
     let as_of = snapshot.as_of;
     let (view, format) = (read.view, read.format);
-    let page = page(&app, snapshot, read).await?;
+    let page = page(&app, snapshot.clone(), read).await?;
+    if page.next.is_some() {
+        // The next page is read from this same snapshot.
+        app.state().pin(&snapshot);
+    }
     let next = page.next.as_ref().map(|start| format!("{as_of}{start}"));
     let mut response = match format {
         Format::Json => {

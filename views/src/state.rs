@@ -32,9 +32,12 @@ type StoreKey = (i64, Key);
 /// Limits of what the served state retains.
 #[derive(Clone, Debug)]
 pub struct StateConfig {
-    /// Older snapshots kept for paging at a fixed `as_of` (at most this many).
+    /// Snapshots kept for paging at a fixed `as_of`: those a handed-out `next` cursor points
+    /// into (at most this many; the least recently used goes first). Other snapshots are not
+    /// retained: under a heavy change stream each one would hold its own copy of every node
+    /// the following commits touched.
     pub history_snapshots: usize,
-    /// ... and none older than this.
+    /// ... each dropped once no page has been read from it for this long.
     pub history_max_age: Duration,
     /// Row changes retained per view for resuming subscribers.
     pub log_row_changes: usize,
@@ -358,16 +361,31 @@ impl ServedState {
         self.shared.current.load_full()
     }
 
-    /// The snapshot at exactly `as_of`, while it is retained.
+    /// The snapshot at exactly `as_of`, while it is current or pinned (see
+    /// [`pin`](Self::pin)); finding a pinned one counts as a use.
     pub fn snapshot_at(&self, as_of: u64) -> Option<Arc<Snapshot>> {
         let current = self.snapshot();
         if current.as_of == as_of {
             return Some(current);
         }
-        lock(&self.shared.history)
-            .iter()
-            .find(|(_, s)| s.as_of == as_of)
-            .map(|(_, s)| s.clone())
+        let mut history = lock(&self.shared.history);
+        let found = history.iter().position(|(_, s)| s.as_of == as_of)?;
+        let (_, snapshot) = history.remove(found)?;
+        history.push_back((Instant::now(), snapshot.clone()));
+        Some(snapshot)
+    }
+
+    /// Keeps `snapshot` readable through [`snapshot_at`](Self::snapshot_at) after later
+    /// commits, for a reader paging through it; see [`StateConfig::history_snapshots`].
+    pub fn pin(&self, snapshot: &Arc<Snapshot>) {
+        let config = &self.shared.config;
+        let mut history = lock(&self.shared.history);
+        history.retain(|(_, s)| s.as_of != snapshot.as_of);
+        history.push_back((Instant::now(), snapshot.clone()));
+        while history.len() > config.history_snapshots.max(1) {
+            history.pop_front();
+        }
+        expire(&mut history, config.history_max_age);
     }
 
     /// Starts a subscription to `view`, resuming after `after` when given.
@@ -464,7 +482,10 @@ impl StateWriter {
             tables: self.tables.clone(),
             sources: self.sources.values().cloned().collect(),
         });
-        self.remember(snapshot.clone());
+        expire(
+            &mut lock(&self.shared.history),
+            self.shared.config.history_max_age,
+        );
         self.shared.current.store(snapshot);
         for (view, delta) in published {
             // No receivers is not an error: nobody is subscribed to this view.
@@ -485,19 +506,17 @@ impl StateWriter {
             log.covers_after = oldest.as_of;
         }
     }
+}
 
-    fn remember(&self, snapshot: Arc<Snapshot>) {
-        let config = &self.shared.config;
-        let mut history = lock(&self.shared.history);
-        let now = Instant::now();
-        history.push_back((now, snapshot));
-        while history.len() > config.history_snapshots
-            || history
-                .front()
-                .is_some_and(|(at, _)| now.duration_since(*at) > config.history_max_age)
-        {
-            history.pop_front();
-        }
+/// Drops the pinned snapshots unused for longer than `max_age` (the least recently used come
+/// first).
+fn expire(history: &mut VecDeque<(Instant, Arc<Snapshot>)>, max_age: Duration) {
+    let now = Instant::now();
+    while history
+        .front()
+        .is_some_and(|(used, _)| now.duration_since(*used) > max_age)
+    {
+        history.pop_front();
     }
 }
 
@@ -558,7 +577,7 @@ mod tests {
     }
 
     #[test]
-    fn snapshots_are_consistent_and_old_ones_stay_readable() {
+    fn snapshots_are_consistent_and_pinned_ones_stay_readable() {
         let (state, mut writer) = ServedState::new(StateConfig::default());
         commit(
             &mut writer,
@@ -566,13 +585,20 @@ mod tests {
             vec![(building(1, 10, 0), 1), (building(2, 20, 0), 1)],
         );
         let first = state.snapshot();
+        state.pin(&first);
+        commit(&mut writer, 2, vec![(building(3, 30, 0), 1)]);
+        assert!(
+            state.snapshot_at(2).is_some(),
+            "the current snapshot is always readable"
+        );
         commit(
             &mut writer,
-            2,
+            3,
             vec![(building(1, 10, 0), -1), (building(1, 10, 3), 1)],
         );
         assert_eq!(first.as_of, 1);
-        assert_eq!(state.snapshot().as_of, 2);
+        assert_eq!(state.snapshot().as_of, 3);
+        assert!(state.snapshot_at(2).is_none(), "never pinned, not retained");
         let old = state.snapshot_at(1).expect("retained");
         let page = old.page(ViewId::OccupancyByBuilding, &Filter::default(), None, 10);
         assert_eq!(page.rows[0][3], Datum::Int(0));

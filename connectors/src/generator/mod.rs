@@ -23,6 +23,7 @@ use twinflow_ingest::{RowChange, SourceId, SourcePosition, TableId, Transaction}
 use self::model::Model;
 
 pub use self::build::MAX_SCALE;
+pub use self::changes::ChangeMix;
 pub use self::run::run_generator;
 pub use self::text::{logical_time_ms, BASE_TIME_MS, TICK_MS};
 
@@ -37,6 +38,8 @@ pub struct GeneratorConfig {
     pub scale: u64,
     /// Rows per part of the snapshot transaction (at least 1).
     pub snapshot_chunk: usize,
+    /// Which kinds of change the stream draws.
+    pub mix: ChangeMix,
 }
 
 impl Default for GeneratorConfig {
@@ -45,6 +48,7 @@ impl Default for GeneratorConfig {
             seed: 1,
             scale: 10_000,
             snapshot_chunk: 4_096,
+            mix: ChangeMix::default(),
         }
     }
 }
@@ -115,7 +119,7 @@ impl OrgGenerator {
     /// may touch several databases. Its `commit_time_ms` is the logical clock
     /// ([`logical_time_ms`]), as are the `updated_at` values in its rows.
     pub fn next_transaction(&mut self) -> Transaction {
-        let changes = self.model.step();
+        let changes = self.model.step(self.config.mix);
         let seq = self.model.seq;
         Transaction {
             source: self.source.clone(),
@@ -134,7 +138,7 @@ impl OrgGenerator {
             self.model = Model::build(self.config.seed, self.config.scale);
         }
         while self.model.seq < seq {
-            self.model.step();
+            self.model.step(self.config.mix);
         }
     }
 }

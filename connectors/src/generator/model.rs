@@ -337,6 +337,7 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::generator::ChangeMix;
 
     /// `cargo test --release -p twinflow-connectors -- --ignored --nocapture state_stays_bounded`
     #[test]
@@ -345,7 +346,7 @@ mod tests {
         let mut m = Model::build(1, 1_000_000);
         for round in 1..=8 {
             for _ in 0..1_000_000 {
-                m.step();
+                m.step(ChangeMix::Realistic);
             }
             let mut tables = m.t.heap_by_table();
             tables.sort_by_key(|&(_, b)| std::cmp::Reverse(b));

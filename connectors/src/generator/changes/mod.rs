@@ -92,12 +92,50 @@ const WEIGHTS: &[(Kind, u32)] = &[
     (Kind::ProcessTaskEdit, 3),
 ];
 
+/// Person moves only: a desk move (sometimes a team beside each other) or a job change.
+const PERSON_MOVES: &[(Kind, u32)] = &[(Kind::DeskMove, 3), (Kind::JobChange, 1)];
+
+/// Which kinds of change the stream draws.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChangeMix {
+    /// Every kind, weighted like a real organisation's day (person moves dominate, a company
+    /// is soft-deleted about once per thousand transactions).
+    #[default]
+    Realistic,
+    /// People changing desk or job (and the inserts of rows the initial state already
+    /// references, when they fall due): the workload the throughput targets are stated for.
+    PersonMoves,
+}
+
+impl ChangeMix {
+    fn weights(self) -> &'static [(Kind, u32)] {
+        match self {
+            ChangeMix::Realistic => WEIGHTS,
+            ChangeMix::PersonMoves => PERSON_MOVES,
+        }
+    }
+}
+
+impl std::str::FromStr for ChangeMix {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "realistic" => Ok(ChangeMix::Realistic),
+            "person-moves" => Ok(ChangeMix::PersonMoves),
+            other => Err(format!(
+                "unknown change mix {other:?} (expected realistic or person-moves)"
+            )),
+        }
+    }
+}
+
 /// Draws made for one transaction before falling back to a change that always applies.
 const ATTEMPTS: usize = 8;
 
 impl Model {
     /// Builds transaction `seq + 1` and returns its changes (at least one).
-    pub(crate) fn step(&mut self) -> Vec<RowChange> {
+    pub(crate) fn step(&mut self, mix: ChangeMix) -> Vec<RowChange> {
         self.seq += 1;
         self.now = Stamp::at(self.seq);
         self.emitting = true;
@@ -108,7 +146,7 @@ impl Model {
             if !self.out.is_empty() {
                 break;
             }
-            let kind = self.draw_kind();
+            let kind = self.draw_kind(mix.weights());
             self.apply(kind);
         }
         if self.out.is_empty() {
@@ -118,10 +156,10 @@ impl Model {
         std::mem::take(&mut self.out)
     }
 
-    fn draw_kind(&mut self) -> Kind {
-        let total: u32 = WEIGHTS.iter().map(|&(_, w)| w).sum();
+    fn draw_kind(&mut self, weights: &[(Kind, u32)]) -> Kind {
+        let total: u32 = weights.iter().map(|&(_, w)| w).sum();
         let mut roll = self.dice.below(total);
-        for &(kind, weight) in WEIGHTS {
+        for &(kind, weight) in weights {
             if roll < weight {
                 return kind;
             }
