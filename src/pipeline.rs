@@ -58,8 +58,8 @@ impl Pipeline {
     /// Starts the engine and the sequencer.
     pub fn start(config: PipelineConfig) -> anyhow::Result<Pipeline> {
         let (state, writer) = ServedState::new(config.state.clone());
-        let engine =
-            Engine::start(config.engine.clone(), writer).context("starting the dataflow engine")?;
+        let engine = Engine::start(config.engine.clone(), writer, None)
+            .context("starting the dataflow engine")?;
         let metrics = engine.metrics();
         let dead_letters = Arc::new(DeadLetterLog::default());
         let (sources, input) = mpsc::channel(config.source_queue.max(1));

@@ -61,9 +61,36 @@ impl EventPusher<Time, Vec<Update>> for OutputPusher {
     }
 }
 
+/// What a worker receives.
+enum ToWorker {
+    /// Input for the dataflow.
+    Batch(Arc<TimestampedBatch>),
+    /// Save the base tables as of the last sealed timestamp and send them here.
+    Checkpoint(Sender<CheckpointShard>),
+}
+
+/// One worker's part of a checkpoint: its current records of every base table.
+#[derive(Debug)]
+pub struct CheckpointShard {
+    /// The worker that saved it.
+    pub worker: usize,
+    /// The encoded records, or why they could not be encoded.
+    pub bytes: Result<Vec<u8>, EngineError>,
+}
+
+/// The state an engine starts from instead of empty tables: a checkpoint's shards, restored as
+/// timestamp `seal.ts` (published with `seal`'s source positions).
+#[derive(Debug)]
+pub struct Restore {
+    /// The timestamp the restored state gets, and the positions it covers.
+    pub seal: Seal,
+    /// The shards, in worker order, as [`Engine::checkpoint`] produced them.
+    pub shards: Vec<Vec<u8>>,
+}
+
 /// A running engine.
 pub struct Engine {
-    workers: Vec<Sender<Arc<TimestampedBatch>>>,
+    workers: Vec<Sender<ToWorker>>,
     publisher_tx: Sender<ToPublisher>,
     guards: timely::communication::WorkerGuards<()>,
     publisher: JoinHandle<()>,
@@ -71,16 +98,26 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts the workers and the publisher, which commits to `writer`.
-    pub fn start(config: EngineConfig, writer: StateWriter) -> Result<Engine, EngineError> {
+    /// Starts the workers and the publisher, which commits to `writer`; with `restore`, from
+    /// a checkpoint's state, which is published first.
+    pub fn start(
+        config: EngineConfig,
+        writer: StateWriter,
+        restore: Option<Restore>,
+    ) -> Result<Engine, EngineError> {
         let projector = Projector::new()?;
         let peers = config.workers.max(1);
         let (publisher_tx, publisher_rx) = crossbeam_channel::unbounded();
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..peers)
             .map(|_| crossbeam_channel::bounded(config.queue.max(1)))
             .unzip();
-        let receivers: Mutex<Vec<Option<Receiver<Arc<TimestampedBatch>>>>> =
+        let receivers: Mutex<Vec<Option<Receiver<ToWorker>>>> =
             Mutex::new(receivers.into_iter().map(Some).collect());
+        let restore = restore.map(|restore| {
+            // The publisher learns of the restored timestamp before any worker output.
+            let _ = publisher_tx.send(ToPublisher::Sealed(restore.seal.clone(), Instant::now()));
+            Arc::new(restore)
+        });
         let output = publisher_tx.clone();
         let max_inflight = config.max_inflight;
         let metrics = Arc::new(EngineMetrics::default());
@@ -100,14 +137,29 @@ impl Engine {
                 build_views(base).inner.capture_into(output);
                 inputs
             });
+            if let Some(restore) = &restore {
+                if let Err(err) = restore_shards(&mut inputs, restore, index, peers) {
+                    tracing::error!("worker {index} could not restore the checkpoint: {err}");
+                    return;
+                }
+            }
             loop {
                 let mut fed = false;
                 // Take input while the published state is not too far behind it.
                 while inputs.time().saturating_sub(max_inflight) <= published.as_of() {
                     match input.try_recv() {
-                        Ok(batch) => {
+                        Ok(ToWorker::Batch(batch)) => {
                             feed(&mut inputs, &batch);
                             fed = true;
+                        }
+                        Ok(ToWorker::Checkpoint(shards)) => {
+                            let bytes = inputs
+                                .save()
+                                .map_err(|e| EngineError::Checkpoint(e.to_string()));
+                            let _ = shards.send(CheckpointShard {
+                                worker: index,
+                                bytes,
+                            });
                         }
                         Err(TryRecvError::Empty) => break,
                         Err(TryRecvError::Disconnected) => return,
@@ -148,10 +200,28 @@ impl Engine {
         let batch = Arc::new(batch);
         for worker in &self.workers {
             worker
-                .send(batch.clone())
+                .send(ToWorker::Batch(batch.clone()))
                 .map_err(|_| EngineError::Stopped)?;
         }
         Ok(())
+    }
+
+    /// Asks every worker for its base tables as of the last timestamp sealed before this call;
+    /// the shards arrive on the returned channel, one per worker, without stalling the
+    /// caller. Call it only between timestamps (after a seal, before the next changes).
+    pub fn checkpoint(&self) -> Result<Receiver<CheckpointShard>, EngineError> {
+        let (tx, rx) = crossbeam_channel::bounded(self.workers.len());
+        for worker in &self.workers {
+            worker
+                .send(ToWorker::Checkpoint(tx.clone()))
+                .map_err(|_| EngineError::Stopped)?;
+        }
+        Ok(rx)
+    }
+
+    /// The number of workers, which is also the number of shards of a checkpoint.
+    pub fn workers(&self) -> usize {
+        self.workers.len()
     }
 
     /// The engine's counters.
@@ -180,6 +250,33 @@ impl Engine {
             tracing::error!("publisher thread panicked");
         }
     }
+}
+
+/// Loads a checkpoint into a fresh worker's inputs as timestamp `restore.seal.ts`: its own
+/// shard when the worker layout is unchanged, otherwise the keys it owns from every shard.
+fn restore_shards(
+    inputs: &mut BaseInputs,
+    restore: &Restore,
+    index: usize,
+    peers: usize,
+) -> bincode::Result<()> {
+    inputs.advance_to(restore.seal.ts);
+    let started = Instant::now();
+    let records = if restore.shards.len() == peers {
+        inputs.restore(&restore.shards[index], false)?
+    } else {
+        let mut records = 0;
+        for shard in &restore.shards {
+            records += inputs.restore(shard, true)?;
+        }
+        records
+    };
+    inputs.advance_to(restore.seal.ts + 1);
+    tracing::info!(
+        "worker {index}: restored {records} records in {:?}",
+        started.elapsed()
+    );
+    Ok(())
 }
 
 fn feed(inputs: &mut BaseInputs, batch: &TimestampedBatch) {

@@ -11,6 +11,8 @@ use std::hash::{Hash, Hasher};
 
 use differential_dataflow::input::{Input, InputSession};
 use differential_dataflow::VecCollection;
+use serde::de::DeserializeOwned;
+use serde::{Serialize, Serializer};
 use timely::dataflow::Scope;
 use twinflow_ingest::{Row, RowChange, TableId, Value};
 
@@ -52,10 +54,51 @@ impl<R: differential_dataflow::Data + PartialEq> KeyedInput<R> {
             self.session.insert(new);
         }
     }
+}
 
+/// What the engine does with every table input alike.
+trait TableInput {
+    /// Moves the input to `time` and releases what was fed before.
+    fn advance_to(&mut self, time: Time);
+    /// Appends the current records to `out`.
+    fn save(&self, out: &mut Vec<u8>) -> bincode::Result<()>;
+    /// Reads records saved by [`save`](Self::save) from `input` and makes those whose key
+    /// `keep` accepts current; returns how many it kept.
+    fn restore(&mut self, input: &mut &[u8], keep: &dyn Fn(i64) -> bool) -> bincode::Result<u64>;
+}
+
+/// The current records as a sequence of `(key, record)` pairs.
+struct Entries<'a, R>(&'a HashMap<i64, R>);
+
+impl<R: Serialize> Serialize for Entries<'_, R> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter())
+    }
+}
+
+impl<R> TableInput for KeyedInput<R>
+where
+    R: differential_dataflow::Data + PartialEq + Serialize + DeserializeOwned,
+{
     fn advance_to(&mut self, time: Time) {
         self.session.advance_to(time);
         self.session.flush();
+    }
+
+    fn save(&self, out: &mut Vec<u8>) -> bincode::Result<()> {
+        bincode::serialize_into(out, &Entries(&self.current))
+    }
+
+    fn restore(&mut self, input: &mut &[u8], keep: &dyn Fn(i64) -> bool) -> bincode::Result<u64> {
+        let entries: Vec<(i64, R)> = bincode::deserialize_from(input)?;
+        let mut kept = 0;
+        for (key, record) in entries {
+            if keep(key) {
+                self.set(key, Some(record));
+                kept += 1;
+            }
+        }
+        Ok(kept)
     }
 }
 
@@ -170,12 +213,7 @@ impl BaseInputs {
 
     /// Whether this worker owns primary key `key` of `table`.
     fn owns(&self, table: TableId, key: i64) -> bool {
-        if self.peers == 1 {
-            return true;
-        }
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (table, key).hash(&mut hasher);
-        (hasher.finish() % self.peers as u64) as usize == self.worker
+        owner(table, key, self.peers) == self.worker
     }
 
     /// Applies one change to the keys this worker owns, at the inputs' current time.
@@ -230,28 +268,69 @@ impl BaseInputs {
         }
     }
 
+    /// Every input with the table it is fed from, in a fixed order (that of saved state).
+    fn tables(&mut self) -> [(TableId, &mut dyn TableInput); 16] {
+        [
+            (TableId::Company, &mut self.live_companies),
+            (TableId::Function, &mut self.functions),
+            (TableId::JobLevel, &mut self.job_levels),
+            (TableId::Job, &mut self.jobs),
+            (TableId::People, &mut self.people),
+            (TableId::JobSkill, &mut self.job_skills),
+            (TableId::TaskSkill, &mut self.task_skills),
+            (TableId::TableJob, &mut self.table_jobs),
+            (TableId::JobTask, &mut self.job_tasks),
+            (TableId::Task, &mut self.tasks),
+            (TableId::Building, &mut self.buildings),
+            (TableId::Floor, &mut self.floors),
+            (TableId::Room, &mut self.rooms),
+            (TableId::Desk, &mut self.desks),
+            (TableId::Skill, &mut self.skills),
+            (TableId::SkillLevel, &mut self.skill_levels),
+        ]
+    }
+
     /// Moves every input to `time` and releases what was fed before.
     pub fn advance_to(&mut self, time: Time) {
-        self.live_companies.advance_to(time);
-        self.functions.advance_to(time);
-        self.job_levels.advance_to(time);
-        self.jobs.advance_to(time);
-        self.people.advance_to(time);
-        self.job_skills.advance_to(time);
-        self.task_skills.advance_to(time);
-        self.table_jobs.advance_to(time);
-        self.job_tasks.advance_to(time);
-        self.tasks.advance_to(time);
-        self.buildings.advance_to(time);
-        self.floors.advance_to(time);
-        self.rooms.advance_to(time);
-        self.desks.advance_to(time);
-        self.skills.advance_to(time);
-        self.skill_levels.advance_to(time);
+        for (_, input) in self.tables() {
+            input.advance_to(time);
+        }
+    }
+
+    /// This worker's current records of every table, encoded: its shard of a checkpoint.
+    pub fn save(&mut self) -> bincode::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for (_, input) in self.tables() {
+            input.save(&mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Makes the records of a saved shard current (at the inputs' current time), keeping only
+    /// the keys this worker owns when `owned_only` (a shard saved by a different worker
+    /// layout); returns how many records it kept.
+    pub fn restore(&mut self, mut shard: &[u8], owned_only: bool) -> bincode::Result<u64> {
+        let (worker, peers) = (self.worker, self.peers);
+        let mut kept = 0;
+        for (table, input) in self.tables() {
+            let keep = |key: i64| !owned_only || owner(table, key, peers) == worker;
+            kept += input.restore(&mut shard, &keep)?;
+        }
+        Ok(kept)
     }
 
     /// The inputs' current time.
     pub fn time(&self) -> Time {
         *self.people.session.time()
     }
+}
+
+/// The worker (of `peers`) that owns primary key `key` of `table`.
+fn owner(table: TableId, key: i64, peers: usize) -> usize {
+    if peers <= 1 {
+        return 0;
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (table, key).hash(&mut hasher);
+    (hasher.finish() % peers as u64) as usize
 }

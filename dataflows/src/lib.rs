@@ -16,7 +16,7 @@ mod records;
 use thiserror::Error;
 use twinflow_ingest::TableId;
 
-pub use engine::{Engine, EngineConfig};
+pub use engine::{CheckpointShard, Engine, EngineConfig, Restore};
 pub use metrics::{EngineMetrics, LatencySummary};
 
 /// The engine's logical time: the reclocked timestamp of `twinflow_ingest`.
@@ -36,6 +36,9 @@ pub enum EngineError {
     /// Timely could not start its workers.
     #[error("could not start the dataflow workers: {0}")]
     Start(String),
+    /// A worker could not encode its part of a checkpoint.
+    #[error("could not encode a checkpoint: {0}")]
+    Checkpoint(String),
     /// The engine has stopped (a worker or the publisher is gone).
     #[error("the dataflow engine has stopped")]
     Stopped,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use std::collections::BTreeSet;
-use twinflow_dataflows::{Engine, EngineConfig};
+use twinflow_dataflows::{Engine, EngineConfig, Restore};
 use twinflow_ingest::reclock::Seal;
 use twinflow_ingest::{TimestampedBatch, Transaction};
 use twinflow_oracle::{diff, evaluate, RandomSource, Tables};
@@ -27,17 +27,44 @@ struct Harness {
 
 impl Harness {
     fn new(workers: usize) -> Harness {
+        Harness::start(workers, None, Tables::new())
+    }
+
+    /// An engine started from `restore`, whose source tables the oracle has as `tables`.
+    fn start(workers: usize, restore: Option<Restore>, tables: Tables) -> Harness {
         let (state, writer) = ServedState::new(StateConfig::default());
         let config = EngineConfig {
             workers,
             ..EngineConfig::default()
         };
-        let engine = Engine::start(config, writer).expect("engine starts");
+        let ts = restore.as_ref().map_or(0, |r| r.seal.ts);
+        let engine = Engine::start(config, writer, restore).expect("engine starts");
+        if ts > 0 {
+            wait_for_as_of(&state, ts, Duration::from_secs(30));
+        }
         Harness {
             engine: Some(engine),
             state,
-            tables: Tables::new(),
-            ts: 0,
+            tables,
+            ts,
+        }
+    }
+
+    /// The engine's base tables as of the last timestamp, restored `gap` timestamps later.
+    fn checkpoint(&self, gap: u64) -> Restore {
+        let engine = self.engine.as_ref().expect("running");
+        let shards = engine.checkpoint().expect("checkpoint requested");
+        let mut shards: Vec<_> = shards.iter().take(engine.workers()).collect();
+        shards.sort_by_key(|shard| shard.worker);
+        Restore {
+            seal: Seal {
+                ts: self.ts + gap,
+                ..Seal::default()
+            },
+            shards: shards
+                .into_iter()
+                .map(|shard| shard.bytes.expect("shard encodes"))
+                .collect(),
         }
     }
 
@@ -91,6 +118,15 @@ impl Harness {
     }
 }
 
+/// The oracle's source tables after `txns`.
+fn tables_after(txns: &[Transaction]) -> Tables {
+    let mut tables = Tables::new();
+    for txn in txns {
+        tables.apply_transaction(txn);
+    }
+    tables
+}
+
 impl Drop for Harness {
     fn drop(&mut self) {
         if let Some(engine) = self.engine.take() {
@@ -101,6 +137,34 @@ impl Drop for Harness {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// A checkpoint taken after a random prefix of the stream, restored into an engine with
+    /// the same or another number of workers: the restored timestamp and every later one equal
+    /// the oracle.
+    #[test]
+    fn a_restored_checkpoint_continues_like_the_original(
+        txns in twinflow_oracle::random::transactions(80, 6, true),
+        split in 0usize..=80,
+        workers in 1usize..=2,
+        restored_workers in 1usize..=3,
+    ) {
+        let split = split.min(txns.len());
+        let mut original = Harness::new(workers);
+        for txn in &txns[..split] {
+            original.apply(std::slice::from_ref(txn));
+        }
+        let restore = original.checkpoint(3);
+        // The original goes on after its checkpoint: the checkpoint is not disturbed by it.
+        for txn in &txns[split..] {
+            original.apply(std::slice::from_ref(txn));
+        }
+        let mut restored = Harness::start(restored_workers, Some(restore), tables_after(&txns[..split]));
+        restored.check().map_err(TestCaseError::fail)?;
+        for txn in &txns[split..] {
+            restored.apply(std::slice::from_ref(txn));
+            restored.check().map_err(TestCaseError::fail)?;
+        }
+    }
 
     /// Random (also faulty) transaction sequences, grouped into timestamps of one to three
     /// transactions, on one or two workers: every published timestamp equals the oracle.
