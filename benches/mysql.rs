@@ -212,6 +212,7 @@ async fn main() -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let source_task = tokio::spawn(run_mysql_source(
         config,
+        None,
         gate_in,
         pipeline.dead_letters(),
         status.clone(),
@@ -295,6 +296,7 @@ async fn freshness(
         pipeline.metrics(),
         pipeline.dead_letters(),
         Vec::new(),
+        None,
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

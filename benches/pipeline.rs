@@ -212,6 +212,7 @@ fn main() -> anyhow::Result<()> {
         pipeline.metrics(),
         pipeline.dead_letters(),
         Vec::new(),
+        None,
     ));
     let router = twinflow_serve::router(pipeline.state(), info);
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;

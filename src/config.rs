@@ -3,6 +3,8 @@
 //! ```toml
 //! listen = "127.0.0.1:8080"
 //! workers = 2
+//! data_dir = "/var/lib/twinflow"   # optional; checkpoints and restart from them
+//! checkpoint_interval_s = 10
 //!
 //! [[mysql]]
 //! url = "mysql://twinflow:secret@hr-db:3306"
@@ -19,7 +21,7 @@
 //! ```
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -41,6 +43,10 @@ pub struct RunConfig {
     pub kafka: Vec<KafkaSourceConfig>,
     /// Where to write the views' changes.
     pub kafka_sink: Option<KafkaSinkConfig>,
+    /// The data directory for checkpoints (see `--data-dir`).
+    pub data_dir: Option<PathBuf>,
+    /// Seconds between checkpoints.
+    pub checkpoint_interval_s: Option<f64>,
 }
 
 impl RunConfig {

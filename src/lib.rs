@@ -6,6 +6,7 @@
 //! directly.
 
 pub mod config;
+pub mod durability;
 pub mod pipeline;
 pub mod sink;
 pub mod status;

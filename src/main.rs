@@ -11,10 +11,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 use twinflow::config::RunConfig;
+use twinflow::durability::DurabilityConfig;
 use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow::sink::run_view_sink;
-use twinflow::status::applied_positions;
-use twinflow::status::PipelineInfo;
+use twinflow::status::{applied_positions, checkpointed_positions, PipelineInfo};
 use twinflow::verify::VerifyOptions;
 use twinflow_connectors::generator::{run_generator, ChangeMix, GeneratorConfig, OrgGenerator};
 use twinflow_connectors::{
@@ -23,6 +23,7 @@ use twinflow_connectors::{
 };
 use twinflow_dataflows::EngineConfig;
 use twinflow_ingest::decode::debezium::DecimalMode;
+use twinflow_ingest::SourcePosition;
 use twinflow_views::ViewId;
 
 /// twinflow keeps the live views of an organisation's digital twin.
@@ -66,6 +67,41 @@ struct DemoArgs {
     /// Timely worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    #[command(flatten)]
+    durability: DurabilityArgs,
+}
+
+/// Where and how often state is checkpointed.
+#[derive(clap::Args, Clone)]
+struct DurabilityArgs {
+    /// Checkpoint into this directory and, at start, restore from its newest valid checkpoint
+    /// and resume every source from its position there [default: no checkpoints].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Seconds between checkpoints [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    checkpoint_interval: Option<f64>,
+}
+
+impl DurabilityArgs {
+    /// The durability settings, flags first, then the configuration file's.
+    fn config(
+        &self,
+        file_dir: Option<PathBuf>,
+        file_interval: Option<f64>,
+    ) -> anyhow::Result<Option<DurabilityConfig>> {
+        let Some(dir) = self.data_dir.clone().or(file_dir) else {
+            return Ok(None);
+        };
+        let seconds = self.checkpoint_interval.or(file_interval).unwrap_or(10.0);
+        let interval = Duration::try_from_secs_f64(seconds)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .with_context(|| {
+                format!("checkpoint interval {seconds} s is not a positive duration")
+            })?;
+        Ok(Some(DurabilityConfig { dir, interval }))
+    }
 }
 
 #[derive(Parser, Clone)]
@@ -102,6 +138,8 @@ struct RunArgs {
     /// Timely worker threads [default: 2].
     #[arg(long)]
     workers: Option<usize>,
+    #[command(flatten)]
+    durability: DurabilityArgs,
 }
 
 #[derive(Parser, Clone)]
@@ -173,7 +211,16 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         },
         rate: args.rate,
     };
-    run_engine(args.listen, args.workers, vec![generator], None, banner).await
+    let durability = args.durability.config(None, None)?;
+    run_engine(EngineSpec {
+        listen: args.listen,
+        workers: args.workers,
+        sources: vec![generator],
+        sink: None,
+        durability,
+        banner,
+    })
+    .await
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -213,6 +260,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             decimals: args.debezium_decimals,
         })
     });
+    let durability = args
+        .durability
+        .config(config.data_dir.clone(), config.checkpoint_interval_s)?;
+    if durability.is_some() && !args.debezium_file.is_empty() {
+        anyhow::bail!(
+            "--debezium-file cannot be combined with a data directory: a replayed file has no \
+             position to resume from, so a restart would apply its old row images again"
+        );
+    }
     let sources = config
         .mysql
         .into_iter()
@@ -220,7 +276,15 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .chain(config.kafka.into_iter().map(SourceSpec::Kafka))
         .chain(files)
         .collect();
-    run_engine(listen, workers, sources, config.kafka_sink, banner).await
+    run_engine(EngineSpec {
+        listen,
+        workers,
+        sources,
+        sink: config.kafka_sink,
+        durability,
+        banner,
+    })
+    .await
 }
 
 async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
@@ -268,23 +332,44 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
     Ok(outcome.is_equal())
 }
 
-/// Starts the pipeline and `sources`, serves the API on `listen`, and shuts everything down
-/// cleanly on Ctrl-C or SIGTERM.
-async fn run_engine(
+/// What `run_engine` starts.
+struct EngineSpec {
     listen: SocketAddr,
     workers: usize,
     sources: Vec<SourceSpec>,
     sink: Option<KafkaSinkConfig>,
+    durability: Option<DurabilityConfig>,
     banner: String,
-) -> anyhow::Result<()> {
+}
+
+/// Starts the pipeline and the sources (each resuming from the restored checkpoint's position
+/// when there is one), serves the API, and shuts everything down cleanly on Ctrl-C or SIGTERM.
+async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
+    let EngineSpec {
+        listen,
+        workers,
+        sources,
+        sink,
+        durability,
+        banner,
+    } = spec;
     let config = PipelineConfig {
         engine: EngineConfig {
             workers,
             ..EngineConfig::default()
         },
+        durability,
         ..PipelineConfig::default()
     };
-    let pipeline = Pipeline::start(config)?;
+    let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(config))
+        .await
+        .context("starting the pipeline")??;
+    let restored = |name: &str| {
+        pipeline
+            .restored_positions()
+            .get(name)
+            .map(|saved| saved.position.clone())
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -304,8 +389,13 @@ async fn run_engine(
         match source {
             SourceSpec::Generator { config, rate } => {
                 let generator = OrgGenerator::new(config, Arc::from("generator"));
+                let resume = match restored("generator") {
+                    Some(SourcePosition::Generator { seq }) => Some(seq),
+                    _ => None,
+                };
                 tasks.push(tokio::spawn(run_generator(
                     generator,
+                    resume,
                     rate,
                     pipeline.sources(),
                     stopped(stop_rx.clone()),
@@ -327,9 +417,15 @@ async fn run_engine(
                 let name = unique(&mut names, config.source_name())?;
                 let status = Arc::new(ConnectorStatus::new(name.clone(), "kafka"));
                 connectors.push(status.clone());
-                let applied = applied_positions(pipeline.state(), name);
+                let resume = restored(&name);
+                // Offsets are committed once applied, or with a data directory once durable.
+                let applied = match pipeline.checkpoint_stats() {
+                    Some(stats) => checkpointed_positions(stats, name),
+                    None => applied_positions(pipeline.state(), name),
+                };
                 tasks.push(tokio::spawn(run_kafka_source(
                     config,
+                    resume,
                     pipeline.sources(),
                     pipeline.dead_letters(),
                     status,
@@ -339,10 +435,12 @@ async fn run_engine(
             }
             SourceSpec::MySql(config) => {
                 let name = unique(&mut names, config.source_name()?)?;
+                let resume = restored(&name);
                 let status = Arc::new(ConnectorStatus::new(name, "mysql"));
                 connectors.push(status.clone());
                 tasks.push(tokio::spawn(run_mysql_source(
                     config,
+                    resume,
                     pipeline.sources(),
                     pipeline.dead_letters(),
                     status,
@@ -375,6 +473,7 @@ async fn run_engine(
         pipeline.metrics(),
         pipeline.dead_letters(),
         connectors,
+        pipeline.checkpoint_stats(),
     ));
     let router = twinflow_serve::router(pipeline.state(), info);
     twinflow_serve::serve(listener, router, termination())

@@ -11,15 +11,23 @@
 //! collecting transactions until the engine catches up or the timestamp is full (high
 //! throughput: every timestamp has a fixed cost in the dataflow).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::sync::mpsc;
-use twinflow_dataflows::{Engine, EngineConfig, EngineMetrics};
+use twinflow_dataflows::{Engine, EngineConfig, EngineMetrics, Restore};
+use twinflow_ingest::reclock::Seal;
 use twinflow_ingest::validate::check_change;
-use twinflow_ingest::{DeadLetter, DeadLetterLog, Reclocker, Transaction};
+use twinflow_ingest::{DeadLetter, DeadLetterLog, Reclocker, TimestampedBatch, Transaction};
 use twinflow_views::{ServedState, StateConfig};
+
+use crate::durability::{
+    CheckpointStats, Checkpointer, DataDir, DurabilityConfig, Pending, Reservation,
+    RestoredCheckpoint, SavedPosition,
+};
 
 /// How the pipeline runs.
 #[derive(Clone, Debug)]
@@ -32,6 +40,8 @@ pub struct PipelineConfig {
     pub max_changes_per_timestamp: usize,
     /// Transactions buffered between the sources and the sequencer.
     pub source_queue: usize,
+    /// Checkpoints and restart from them; `None` keeps everything in memory.
+    pub durability: Option<DurabilityConfig>,
 }
 
 impl Default for PipelineConfig {
@@ -41,6 +51,7 @@ impl Default for PipelineConfig {
             state: StateConfig::default(),
             max_changes_per_timestamp: 10_000,
             source_queue: 64,
+            durability: None,
         }
     }
 }
@@ -52,24 +63,42 @@ pub struct Pipeline {
     metrics: Arc<EngineMetrics>,
     dead_letters: Arc<DeadLetterLog>,
     sequencer: JoinHandle<Engine>,
+    restored: BTreeMap<String, SavedPosition>,
+    checkpoints: Option<Arc<CheckpointStats>>,
 }
 
 impl Pipeline {
-    /// Starts the engine and the sequencer.
+    /// Starts the engine and the sequencer; with a data directory, from its newest valid
+    /// checkpoint.
     pub fn start(config: PipelineConfig) -> anyhow::Result<Pipeline> {
         let (state, writer) = ServedState::new(config.state.clone());
-        let engine = Engine::start(config.engine.clone(), writer, None)
+        let (durable, restore) = match &config.durability {
+            Some(durability) => {
+                let (durable, restore) = Durable::open(durability)?;
+                (Some(durable), restore)
+            }
+            None => (None, None),
+        };
+        let restored = durable
+            .as_ref()
+            .map(|d| d.positions.clone())
+            .unwrap_or_default();
+        let checkpoints = durable.as_ref().map(|d| d.stats.clone());
+        let first_ts = durable.as_ref().map_or(1, |d| d.first_ts);
+        let engine = Engine::start(config.engine.clone(), writer, restore)
             .context("starting the dataflow engine")?;
         let metrics = engine.metrics();
         let dead_letters = Arc::new(DeadLetterLog::default());
         let (sources, input) = mpsc::channel(config.source_queue.max(1));
         let sequencer = {
             let dead_letters = dead_letters.clone();
-            let max_changes = config.max_changes_per_timestamp;
+            let reclocker = Reclocker::new(first_ts, config.max_changes_per_timestamp);
             let published = metrics.clone();
             std::thread::Builder::new()
                 .name("twinflow-sequencer".into())
-                .spawn(move || sequence(input, engine, max_changes, &published, &dead_letters))
+                .spawn(move || {
+                    sequence(input, engine, reclocker, &published, &dead_letters, durable)
+                })
                 .context("starting the sequencer thread")?
         };
         Ok(Pipeline {
@@ -78,7 +107,20 @@ impl Pipeline {
             metrics,
             dead_letters,
             sequencer,
+            restored,
+            checkpoints,
         })
+    }
+
+    /// The position of every source in the checkpoint this pipeline started from (empty
+    /// without one): where each source resumes instead of taking a snapshot.
+    pub fn restored_positions(&self) -> &BTreeMap<String, SavedPosition> {
+        &self.restored
+    }
+
+    /// Checkpoint statistics, when the pipeline has a data directory.
+    pub fn checkpoint_stats(&self) -> Option<Arc<CheckpointStats>> {
+        self.checkpoints.clone()
     }
 
     /// Where sources send their transactions.
@@ -115,25 +157,165 @@ impl Pipeline {
     }
 }
 
-/// Moves transactions from the sources to the engine until every source sender is gone.
+/// The sequencer's side of durability: where timestamps are reserved, what the sources'
+/// positions are at the last sealed timestamp, and when to checkpoint next.
+struct Durable {
+    reservation: Reservation,
+    checkpointer: Checkpointer,
+    stats: Arc<CheckpointStats>,
+    interval: Duration,
+    /// The first timestamp the reclocker hands out.
+    first_ts: u64,
+    /// Every source's position at `sealed_ts`.
+    positions: BTreeMap<String, SavedPosition>,
+    sealed_ts: u64,
+    checkpointed_ts: u64,
+    last_checkpoint: Instant,
+}
+
+impl Durable {
+    /// Opens the data directory and loads its newest valid checkpoint, which the engine
+    /// restores as the first timestamp above every timestamp an earlier run reserved.
+    fn open(config: &DurabilityConfig) -> anyhow::Result<(Durable, Option<Restore>)> {
+        let dir = DataDir::open(&config.dir)?;
+        let stats = Arc::new(CheckpointStats::default());
+        let loading = Instant::now();
+        let reserved = dir.reserved_timestamps()?;
+        let (restore, positions) = match dir.load_newest()? {
+            Some(checkpoint) => {
+                let as_of = reserved.max(checkpoint.ts) + 1;
+                stats.restored(
+                    RestoredCheckpoint {
+                        ts: checkpoint.ts,
+                        as_of,
+                        created_ms: checkpoint.created_ms,
+                        load_ms: loading.elapsed().as_millis() as u64,
+                    },
+                    &checkpoint.positions,
+                );
+                tracing::info!(
+                    "restoring the checkpoint at {} (taken at {} ms) as {as_of}",
+                    checkpoint.ts,
+                    checkpoint.created_ms
+                );
+                let seal = Seal {
+                    ts: as_of,
+                    positions: checkpoint
+                        .positions
+                        .iter()
+                        .map(|(source, saved)| {
+                            (
+                                Arc::from(source.as_str()),
+                                saved.position.clone(),
+                                saved.commit_ms,
+                            )
+                        })
+                        .collect(),
+                    ..Seal::default()
+                };
+                let restore = Restore {
+                    seal,
+                    shards: checkpoint.shards,
+                };
+                (Some(restore), checkpoint.positions)
+            }
+            None => (None, BTreeMap::new()),
+        };
+        let sealed_ts = restore.as_ref().map_or(reserved, |r| r.seal.ts);
+        let first_ts = sealed_ts + 1;
+        let durable = Durable {
+            reservation: Reservation::new(dir.clone(), first_ts)?,
+            checkpointer: Checkpointer::start(dir, stats.clone())?,
+            stats,
+            interval: config.interval,
+            first_ts,
+            positions,
+            sealed_ts,
+            checkpointed_ts: sealed_ts,
+            last_checkpoint: Instant::now(),
+        };
+        Ok((durable, restore))
+    }
+
+    /// Notes a batch on its way to the engine: reserves its timestamp, and tracks positions.
+    fn before_sending(&mut self, batch: &TimestampedBatch) -> anyhow::Result<()> {
+        match batch {
+            TimestampedBatch::Changes { ts, .. } => self.reservation.cover(*ts),
+            TimestampedBatch::Seal(seal) => {
+                self.reservation.cover(seal.ts)?;
+                for (source, position, commit_ms) in &seal.positions {
+                    self.positions.insert(
+                        source.to_string(),
+                        SavedPosition {
+                            position: position.clone(),
+                            commit_ms: *commit_ms,
+                        },
+                    );
+                }
+                self.sealed_ts = seal.ts;
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether sealed timestamps are not yet in a checkpoint.
+    fn behind(&self) -> bool {
+        self.sealed_ts > self.checkpointed_ts
+    }
+
+    /// Whether it is time for a checkpoint.
+    fn due(&self) -> bool {
+        self.behind()
+            && self.last_checkpoint.elapsed() >= self.interval
+            && self.checkpointer.is_idle()
+    }
+
+    /// Asks the workers for the state at the last sealed timestamp (the caller has just sent
+    /// a seal and no changes after it) and hands it to the checkpoint thread.
+    fn checkpoint(&mut self, engine: &Engine) {
+        match engine.checkpoint() {
+            Ok(shards) => {
+                self.checkpointer.submit(Pending {
+                    ts: self.sealed_ts,
+                    positions: self.positions.clone(),
+                    shards,
+                    workers: engine.workers(),
+                    requested: Instant::now(),
+                });
+                self.checkpointed_ts = self.sealed_ts;
+            }
+            Err(err) => tracing::error!("could not request a checkpoint: {err}"),
+        }
+        self.last_checkpoint = Instant::now();
+    }
+}
+
+/// Moves transactions from the sources to the engine until every source sender is gone,
+/// checkpointing between timestamps when a data directory is configured.
 fn sequence(
     mut input: mpsc::Receiver<Transaction>,
     engine: Engine,
-    max_changes_per_timestamp: usize,
+    mut reclocker: Reclocker,
     published: &EngineMetrics,
     dead_letters: &DeadLetterLog,
+    mut durable: Option<Durable>,
 ) -> Engine {
     use mpsc::error::TryRecvError;
-    let mut reclocker = Reclocker::new(1, max_changes_per_timestamp);
     let mut batches = Vec::new();
     loop {
         let received = match input.try_recv() {
             Ok(txn) => Some(txn),
             Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) if reclocker.open_timestamp().is_none() => {
-                match input.blocking_recv() {
-                    Some(txn) => Some(txn),
-                    None => break,
+                if durable.as_ref().is_some_and(Durable::behind) {
+                    // Idle with state not yet checkpointed: poll, so the checkpoint comes.
+                    std::thread::sleep(Duration::from_millis(10));
+                    None
+                } else {
+                    match input.blocking_recv() {
+                        Some(txn) => Some(txn),
+                        None => break,
+                    }
                 }
             }
             Err(TryRecvError::Empty) => {
@@ -154,17 +336,46 @@ fn sequence(
             reject_invalid(&mut txn, dead_letters);
             reclocker.push(txn, &mut batches);
         }
-        if !forward(&engine, &mut batches) {
+        if !forward(&engine, &mut batches, durable.as_mut()) {
             return engine;
+        }
+        if let Some(durable) = durable.as_mut().filter(|d| d.due()) {
+            // Close the open timestamp (unless a transaction is partly in) to checkpoint at it.
+            reclocker.idle(&mut batches);
+            if !forward(&engine, &mut batches, Some(&mut *durable)) {
+                return engine;
+            }
+            if reclocker.open_timestamp().is_none() {
+                durable.checkpoint(&engine);
+            }
         }
     }
     reclocker.idle(&mut batches);
-    forward(&engine, &mut batches);
+    if forward(&engine, &mut batches, durable.as_mut()) {
+        if let Some(mut durable) = durable {
+            // A last checkpoint on the way out makes the next start quick.
+            if durable.behind() && reclocker.open_timestamp().is_none() {
+                durable.checkpoint(&engine);
+            }
+            durable.checkpointer.finish();
+        }
+    }
     engine
 }
 
-fn forward(engine: &Engine, batches: &mut Vec<twinflow_ingest::TimestampedBatch>) -> bool {
+/// Sends `batches` to the engine; false (after logging why) when the pipeline must stop.
+fn forward(
+    engine: &Engine,
+    batches: &mut Vec<TimestampedBatch>,
+    mut durable: Option<&mut Durable>,
+) -> bool {
     for batch in batches.drain(..) {
+        if let Some(durable) = durable.as_deref_mut() {
+            if let Err(err) = durable.before_sending(&batch) {
+                tracing::error!("{err:#}; the sequencer stops");
+                return false;
+            }
+        }
         if engine.send(batch).is_err() {
             tracing::error!("the dataflow engine stopped; the sequencer stops too");
             return false;

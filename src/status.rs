@@ -5,7 +5,10 @@ use std::sync::Arc;
 use twinflow_connectors::ConnectorStatus;
 use twinflow_dataflows::EngineMetrics;
 use twinflow_ingest::DeadLetterLog;
+use twinflow_ingest::SourcePosition;
 use twinflow_serve::EngineInfo;
+
+use crate::durability::CheckpointStats;
 
 /// The engine's counters, connectors and dead-letter record, as `/v1/status`, `/metrics` and
 /// `/v1/deadletters` show them.
@@ -13,19 +16,23 @@ pub struct PipelineInfo {
     metrics: Arc<EngineMetrics>,
     dead_letters: Arc<DeadLetterLog>,
     connectors: Vec<Arc<ConnectorStatus>>,
+    checkpoints: Option<Arc<CheckpointStats>>,
 }
 
 impl PipelineInfo {
-    /// Reports `metrics`, `dead_letters` and the status of `connectors`.
+    /// Reports `metrics`, `dead_letters`, the status of `connectors` and, with a data
+    /// directory, `checkpoints`.
     pub fn new(
         metrics: Arc<EngineMetrics>,
         dead_letters: Arc<DeadLetterLog>,
         connectors: Vec<Arc<ConnectorStatus>>,
+        checkpoints: Option<Arc<CheckpointStats>>,
     ) -> Self {
         PipelineInfo {
             metrics,
             dead_letters,
             connectors,
+            checkpoints,
         }
     }
 }
@@ -50,10 +57,19 @@ impl EngineInfo for PipelineInfo {
             .collect()
     }
 
+    fn checkpoints(&self) -> Option<serde_json::Value> {
+        self.checkpoints.as_ref().map(|stats| stats.to_json())
+    }
+
     fn counters(&self) -> Vec<(&'static str, &'static str, f64)> {
         let m = &self.metrics;
         let latency = m.latencies(false);
-        vec![
+        let checkpoints = self
+            .checkpoints
+            .as_ref()
+            .map(|stats| stats.counters())
+            .unwrap_or_default();
+        let mut counters = vec![
             (
                 "timestamps_published_total",
                 "Timestamps published to the served state.",
@@ -84,7 +100,9 @@ impl EngineInfo for PipelineInfo {
                 "99th percentile time from sealing a timestamp to publishing it (recent window).",
                 latency.p99_ms,
             ),
-        ]
+        ];
+        counters.extend(checkpoints);
+        counters
     }
 }
 
@@ -93,7 +111,30 @@ impl EngineInfo for PipelineInfo {
 pub fn applied_positions(
     state: twinflow_views::ServedState,
     source: String,
-) -> tokio::sync::watch::Receiver<Option<twinflow_ingest::SourcePosition>> {
+) -> tokio::sync::watch::Receiver<Option<SourcePosition>> {
+    watch_position(move || {
+        state
+            .snapshot()
+            .sources()
+            .iter()
+            .find(|p| p.source == source)
+            .and_then(|p| serde_json::from_value(p.position.clone()).ok())
+    })
+}
+
+/// The position of `source` in the last checkpoint written, kept up to date (every 200 ms)
+/// in a watch channel: what a source may acknowledge upstream when the engine is durable.
+pub fn checkpointed_positions(
+    stats: Arc<CheckpointStats>,
+    source: String,
+) -> tokio::sync::watch::Receiver<Option<SourcePosition>> {
+    watch_position(move || stats.durable_position(&source))
+}
+
+/// A watch channel of what `position` returns, polled every 200 ms while anyone watches.
+fn watch_position(
+    position: impl Fn() -> Option<SourcePosition> + Send + 'static,
+) -> tokio::sync::watch::Receiver<Option<SourcePosition>> {
     let (tx, rx) = tokio::sync::watch::channel(None);
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(std::time::Duration::from_millis(200));
@@ -102,12 +143,7 @@ pub fn applied_positions(
             if tx.is_closed() {
                 return;
             }
-            let snapshot = state.snapshot();
-            let position = snapshot
-                .sources()
-                .iter()
-                .find(|p| p.source == source)
-                .and_then(|p| serde_json::from_value(p.position.clone()).ok());
+            let position = position();
             tx.send_if_modified(|old| {
                 let changed = *old != position;
                 *old = position;

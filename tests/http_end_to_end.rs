@@ -112,6 +112,7 @@ fn served_views_equal_the_oracle_over_http() {
         pipeline.metrics(),
         pipeline.dead_letters(),
         Vec::new(),
+        None,
     ));
     let router = twinflow_serve::router(pipeline.state(), info);
     let listener = runtime

@@ -122,6 +122,7 @@ fn start_source(
     let applied = applied_positions(pipeline.state(), source.source_name());
     let task = tokio::spawn(run_kafka_source(
         source,
+        None,
         pipeline.sources(),
         pipeline.dead_letters(),
         status.clone(),

@@ -53,6 +53,7 @@ async fn a_snapshot_under_concurrent_writes_delivers_every_row_once() {
     let (stop, stopped) = oneshot::channel::<()>();
     let source = tokio::spawn(run_mysql_source(
         MySqlConfig::new(db.url()),
+        None,
         tx,
         Arc::new(DeadLetterLog::default()),
         status.clone(),

@@ -55,6 +55,10 @@ pub trait EngineInfo: Send + Sync + 'static {
     fn connectors(&self) -> Vec<serde_json::Value>;
     /// The most recent dead letters, newest last, one JSON object each.
     fn dead_letters(&self) -> Vec<serde_json::Value>;
+    /// Checkpoints written and restored, when the engine has a data directory.
+    fn checkpoints(&self) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// The route paths, as given to the router (and used as the `route` label of request counts).

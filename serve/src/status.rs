@@ -42,6 +42,8 @@ struct Status<'a> {
     sources: Vec<SourceStatus<'a>>,
     views: Pairs<&'static str, ViewStatus>,
     connectors: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkpoints: Option<serde_json::Value>,
     dead_letters: u64,
     counters: Pairs<&'static str, f64>,
 }
@@ -77,6 +79,7 @@ pub async fn status(State(app): State<AppState>) -> Response {
                 .collect(),
         ),
         connectors: app.info().connectors(),
+        checkpoints: app.info().checkpoints(),
         dead_letters: app.info().dead_letter_count(),
         counters: Pairs(
             app.info()

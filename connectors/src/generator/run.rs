@@ -18,7 +18,8 @@ const MAX_CATCH_UP_S: f64 = 0.25;
 /// waiting.
 const YIELD_EVERY: u32 = 256;
 
-/// Emits `gen`'s snapshot, then its change stream at `rate` row changes per second (`0`, or
+/// Emits `gen`'s snapshot (or, with `resume_after`, continues after that transaction without
+/// one), then its change stream at `rate` row changes per second (`0`, or
 /// anything not positive and finite, means as fast as the channel takes them). Stops when
 /// `shutdown` resolves or the receiver is dropped.
 ///
@@ -29,14 +30,20 @@ const YIELD_EVERY: u32 = 256;
 /// sleeps. After a stall (full channel), at most a quarter second's worth is caught up.
 pub async fn run_generator(
     mut gen: OrgGenerator,
+    resume_after: Option<u64>,
     rate: f64,
     tx: Sender<Transaction>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut shutdown = pin!(shutdown);
-    for part in gen.snapshot() {
-        if !send(&tx, part, shutdown.as_mut()).await {
-            return;
+    match resume_after {
+        Some(seq) => gen.resume_after(seq),
+        None => {
+            for part in gen.snapshot() {
+                if !send(&tx, part, shutdown.as_mut()).await {
+                    return;
+                }
+            }
         }
     }
     let mut pacer = Pacer::new(rate);

@@ -83,9 +83,12 @@ const REPORT_EVERY: Duration = Duration::from_secs(1);
 const DISCOVER_EVERY: Duration = Duration::from_secs(5);
 
 /// Reads `config`'s topics into `tx` until `shutdown`; commits to the consumer group the
-/// offsets of what `applied` says the engine has applied.
+/// offsets of what `applied` says the engine has applied (or has made durable). With `resume`
+/// (the Kafka offsets of an earlier run's last applied transaction), each partition it names
+/// is read from there, the others from their beginning.
 pub async fn run_kafka_source(
     config: KafkaSourceConfig,
+    resume: Option<SourcePosition>,
     tx: Sender<Transaction>,
     dead_letters: Arc<DeadLetterLog>,
     status: Arc<ConnectorStatus>,
@@ -108,6 +111,17 @@ pub async fn run_kafka_source(
         }
     };
     let mut shutdown = pin!(shutdown);
+    let resume: BTreeMap<Partition, i64> = match resume {
+        Some(SourcePosition::Kafka { offsets }) => offsets
+            .into_iter()
+            .map(|(topic, partition, next)| ((topic, partition), next))
+            .collect(),
+        Some(other) => {
+            tracing::warn!(source = %name, "ignoring a restored position that is not Kafka offsets: {other}");
+            BTreeMap::new()
+        }
+        None => BTreeMap::new(),
+    };
     let mut merge: OrderedMerge<Partition> = OrderedMerge::default();
     // The transaction metadata topic's partitions and the offset read in each.
     let mut metadata: BTreeMap<Partition, i64> = BTreeMap::new();
@@ -121,7 +135,14 @@ pub async fn run_kafka_source(
     loop {
         if discovered.is_none_or(|at| at.elapsed() >= DISCOVER_EVERY) {
             discovered = Some(Instant::now());
-            discover(&config, &consumer, &mut merge, &mut metadata, &status);
+            discover(
+                &config,
+                &consumer,
+                &resume,
+                &mut merge,
+                &mut metadata,
+                &status,
+            );
         }
         let received = tokio::select! {
             biased;
@@ -230,6 +251,7 @@ pub async fn run_kafka_source(
 fn discover(
     config: &KafkaSourceConfig,
     consumer: &StreamConsumer,
+    resume: &BTreeMap<Partition, i64>,
     merge: &mut OrderedMerge<Partition>,
     metadata: &mut BTreeMap<Partition, i64>,
     status: &ConnectorStatus,
@@ -268,7 +290,8 @@ fn discover(
         found.len() + found_metadata.len()
     );
     for key in found {
-        merge.add_partition(key, 0);
+        let next = resume.get(&key).copied().unwrap_or(0);
+        merge.add_partition(key, next);
     }
     if !found_metadata.is_empty() {
         // From now on transactions with an id wait for their END markers.
@@ -276,7 +299,7 @@ fn discover(
         metadata.extend(found_metadata.into_iter().map(|key| (key, 0)));
     }
     // The whole assignment again: the partitions read so far where they are, the new ones from
-    // their beginning.
+    // their restored offset or their beginning.
     let mut assignment = TopicPartitionList::new();
     let read = merge
         .read_offsets()

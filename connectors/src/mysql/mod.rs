@@ -162,6 +162,25 @@ pub struct BinlogPosition {
 }
 
 impl BinlogPosition {
+    /// The binlog position a source-neutral position names, if it names one.
+    pub fn from_position(position: &SourcePosition) -> Option<Result<BinlogPosition, BadGtid>> {
+        let SourcePosition::Binlog { gtid, file, pos } = position else {
+            return None;
+        };
+        let gtid = match gtid {
+            Some(gtid) => match gtid.parse() {
+                Ok(gtid) => gtid,
+                Err(err) => return Some(Err(err)),
+            },
+            None => GtidPosition::default(),
+        };
+        Some(Ok(BinlogPosition {
+            gtid,
+            file: file.clone(),
+            pos: *pos,
+        }))
+    }
+
     /// As the source-neutral position of the change model.
     pub fn position(&self) -> SourcePosition {
         SourcePosition::Binlog {
@@ -239,9 +258,11 @@ impl Source {
 }
 
 /// Reads `config`'s server into `tx` until `shutdown` resolves or the receiver is dropped:
-/// a snapshot, then the binlog, reconnecting after errors. `status` reports what it does.
+/// a snapshot, then the binlog, reconnecting after errors; with `resume` (a binlog position of
+/// an earlier run), the binlog from there without a snapshot. `status` reports what it does.
 pub async fn run_mysql_source(
     config: MySqlConfig,
+    resume: Option<SourcePosition>,
     tx: Sender<Transaction>,
     dead_letters: Arc<DeadLetterLog>,
     status: Arc<ConnectorStatus>,
@@ -259,7 +280,24 @@ pub async fn run_mysql_source(
     };
     let max_backoff = Duration::from_millis(source.config.max_backoff_ms.max(1));
     let mut backoff = FIRST_BACKOFF.min(max_backoff);
-    let mut resume: Option<BinlogPosition> = None;
+    let mut resume: Option<BinlogPosition> = match resume
+        .as_ref()
+        .map(BinlogPosition::from_position)
+    {
+        Some(Some(Ok(at))) => {
+            tracing::info!(source = %source.id, "resuming the binlog at {}", at.position());
+            Some(at)
+        }
+        Some(Some(Err(err))) => {
+            tracing::warn!(source = %source.id, "cannot resume ({err}); taking a snapshot");
+            None
+        }
+        Some(None) => {
+            tracing::warn!(source = %source.id, "the restored position is not a binlog position; taking a snapshot");
+            None
+        }
+        None => None,
+    };
     loop {
         let attempt = async {
             let at = match resume.as_mut() {
