@@ -364,6 +364,11 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
     let pipeline = tokio::task::spawn_blocking(move || Pipeline::start(config))
         .await
         .context("starting the pipeline")??;
+    // A restored checkpoint is served once published: never the empty state before it.
+    let restoring = pipeline.restored_as_of();
+    while pipeline.state().snapshot().as_of < restoring {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let restored = |name: &str| {
         pipeline
             .restored_positions()

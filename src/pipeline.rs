@@ -64,6 +64,7 @@ pub struct Pipeline {
     dead_letters: Arc<DeadLetterLog>,
     sequencer: JoinHandle<Engine>,
     restored: BTreeMap<String, SavedPosition>,
+    restored_as_of: u64,
     checkpoints: Option<Arc<CheckpointStats>>,
 }
 
@@ -85,6 +86,7 @@ impl Pipeline {
             .unwrap_or_default();
         let checkpoints = durable.as_ref().map(|d| d.stats.clone());
         let first_ts = durable.as_ref().map_or(1, |d| d.first_ts);
+        let restored_as_of = restore.as_ref().map_or(0, |r| r.seal.ts);
         let engine = Engine::start(config.engine.clone(), writer, restore)
             .context("starting the dataflow engine")?;
         let metrics = engine.metrics();
@@ -108,6 +110,7 @@ impl Pipeline {
             dead_letters,
             sequencer,
             restored,
+            restored_as_of,
             checkpoints,
         })
     }
@@ -116,6 +119,12 @@ impl Pipeline {
     /// without one): where each source resumes instead of taking a snapshot.
     pub fn restored_positions(&self) -> &BTreeMap<String, SavedPosition> {
         &self.restored
+    }
+
+    /// The `as_of` the restored checkpoint is published at (0 without one): the served state
+    /// is the restored one once it reaches this.
+    pub fn restored_as_of(&self) -> u64 {
+        self.restored_as_of
     }
 
     /// Checkpoint statistics, when the pipeline has a data directory.

@@ -13,66 +13,9 @@ use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow::status::PipelineInfo;
 use twinflow_connectors::generator::{GeneratorConfig, OrgGenerator};
 use twinflow_oracle::{evaluate, Tables};
-use twinflow_views::{ColumnType, Datum, Row, ViewId};
+use twinflow_views::{ColumnType, ViewId};
 
-use common::get;
-
-fn to_json(view: ViewId, row: &Row) -> serde_json::Value {
-    let object = view
-        .schema()
-        .columns
-        .iter()
-        .zip(row.iter())
-        .map(|(column, value)| {
-            let value = match value {
-                Datum::Null => serde_json::Value::Null,
-                Datum::Int(i) => (*i).into(),
-                Datum::Float(f) => (*f).into(),
-                Datum::Text(s) => s.to_string().into(),
-            };
-            (column.name.to_owned(), value)
-        })
-        .collect();
-    serde_json::Value::Object(object)
-}
-
-fn sort_key(value: &serde_json::Value) -> String {
-    value.to_string()
-}
-
-/// Reads a whole view page by page (small pages, so paging is exercised), checking that every
-/// page has the same `as_of`.
-fn read_all(address: std::net::SocketAddr, view: ViewId) -> (u64, Vec<serde_json::Value>) {
-    let mut rows = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut as_of = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/v1/views/{view}?limit=97&cursor={c}"),
-            None => format!("/v1/views/{view}?limit=97"),
-        };
-        let response = get(address, &path);
-        assert_eq!(
-            response.status,
-            200,
-            "{path}: {}",
-            String::from_utf8_lossy(&response.body)
-        );
-        let body = response.json();
-        let page_as_of = body["as_of"].as_u64().expect("as_of");
-        assert_eq!(
-            *as_of.get_or_insert(page_as_of),
-            page_as_of,
-            "all pages at one as_of"
-        );
-        rows.extend(body["rows"].as_array().expect("rows").iter().cloned());
-        match body["next"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
-        }
-    }
-    (as_of.unwrap_or_default(), rows)
-}
+use common::{get, read_all, sort_key, to_json};
 
 #[test]
 fn served_views_equal_the_oracle_over_http() {

@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::Engine;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -259,6 +261,118 @@ async fn debezium_topics_feed_the_views_and_the_sink_rebuilds_them() {
     tokio::task::spawn_blocking(move || pipeline.shutdown())
         .await
         .expect("shutdown");
+}
+
+/// The engine (the real binary, with a data directory) killed with SIGKILL at random moments
+/// while change events keep arriving: every restart resumes from its checkpoint's offsets
+/// rather than the topics' beginnings, and in the end every view equals the oracle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_killed_at_random_moments_resumes_from_its_checkpointed_offsets() {
+    let broker = broker_with_topics();
+    let brokers = broker.brokers();
+    let capture = common::debezium_capture(Encoding::default(), 31, 1000, 800);
+    let snapshot = capture.messages.len() - capture.per_transaction.iter().sum::<usize>();
+    produce(&brokers, &capture.messages[..snapshot]).await;
+    let mut produced = snapshot as u64;
+    let data = tempfile::tempdir().expect("a data directory");
+    let data_dir = data.path().to_str().expect("a UTF-8 path").to_string();
+    let args = [
+        "--kafka",
+        brokers.as_str(),
+        "--kafka-prefix",
+        "twin",
+        "--data-dir",
+        data_dir.as_str(),
+        "--checkpoint-interval",
+        "0.5",
+    ];
+    let mut engine = Engine::start_with(&args);
+    caught_up_and_checkpointed(&engine, produced);
+
+    let seed = 0x7a45_u64 ^ u64::from(std::process::id());
+    println!("kill moments from seed {seed}");
+    let mut dice = seed | 1;
+    let mut roll = |n: u64| {
+        dice ^= dice << 13;
+        dice ^= dice >> 7;
+        dice ^= dice << 17;
+        dice % n
+    };
+    let streamed = &capture.messages[snapshot..];
+    for (round, chunk) in streamed.chunks(streamed.len().div_ceil(5)).enumerate() {
+        let producing = {
+            let (brokers, chunk) = (brokers.clone(), chunk.to_vec());
+            tokio::spawn(async move { produce(&brokers, &chunk).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50 + roll(1500))).await;
+        engine.kill();
+        producing.await.expect("produced");
+        let durable = produced;
+        produced += chunk.len() as u64;
+        engine = Engine::start_with(&args);
+        let status = engine.get("/v1/status");
+        assert!(
+            status["checkpoints"]["restored"]["ts"].is_u64(),
+            "round {round}: started from a checkpoint: {status}"
+        );
+        let restored = applied_messages(&status);
+        assert!(
+            restored >= durable,
+            "round {round}: restored at {restored} messages, but {durable} were checkpointed: {status}"
+        );
+        let read = caught_up_and_checkpointed(&engine, produced);
+        assert!(
+            read <= produced - restored,
+            "round {round}: read {read} messages after restoring at {restored} of {produced}"
+        );
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let problems = common::http_oracle_differences(engine.addr(), &capture.tables);
+        if problems.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "views differ from the oracle: {}\n{}",
+            problems.join("\n"),
+            engine.get("/v1/status")
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Messages below the applied position's offsets, over all partitions.
+fn applied_messages(status: &serde_json::Value) -> u64 {
+    status["sources"][0]["position"]["offsets"]
+        .as_array()
+        .map_or(0, |offsets| {
+            offsets.iter().filter_map(|o| o[2].as_u64()).sum()
+        })
+}
+
+/// Waits until `engine` has applied `produced` messages and written a checkpoint after that;
+/// returns how many change events its connector read in this run.
+fn caught_up_and_checkpointed(engine: &Engine, produced: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut applied_at = None;
+    loop {
+        let status = engine.get("/v1/status");
+        let as_of = status["as_of"].as_u64().unwrap_or(0);
+        if applied_at.is_none() && applied_messages(&status) >= produced {
+            applied_at = Some(as_of);
+        }
+        let checkpointed = status["checkpoints"]["last"]["ts"].as_u64();
+        if applied_at.is_some_and(|at| checkpointed >= Some(at)) {
+            return status["connectors"][0]["changes"].as_u64().unwrap_or(0);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not caught up with {produced} messages and checkpointed: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Debezium's transaction metadata topic (`provide.transaction.metadata=true`), and messages

@@ -5,9 +5,9 @@
 
 mod common;
 
-use std::net::TcpListener;
+use common::Engine;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,102 +16,6 @@ use twinflow_connectors::generator::{GeneratorConfig, OrgGenerator};
 use twinflow_ingest::RowChange;
 use twinflow_oracle::mariadb::PrivateMariaDb;
 use twinflow_oracle::sql;
-
-/// A `twinflow run` process on a free port.
-struct Engine {
-    child: Child,
-    url: String,
-}
-
-impl Engine {
-    fn start(mysql_url: &str) -> Engine {
-        Engine::start_with(&["--mysql", mysql_url])
-    }
-
-    fn start_with(args: &[&str]) -> Engine {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_twinflow"))
-            .arg("run")
-            .args(args)
-            .args(["--workers", "2"])
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("twinflow starts");
-        let engine = Engine {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(engine.addr()).is_err() {
-            assert!(Instant::now() < deadline, "twinflow did not start serving");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        engine
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        self.url
-            .trim_start_matches("http://")
-            .parse()
-            .expect("an address")
-    }
-
-    fn get(&self, path: &str) -> serde_json::Value {
-        common::get(self.addr(), path).json()
-    }
-
-    /// Runs `twinflow verify` against this engine; panics with its report unless it passes.
-    fn verify(&self, mysql_url: &str) {
-        self.verify_with(mysql_url, &[]);
-    }
-
-    /// [`Engine::verify`] with more arguments.
-    fn verify_with(&self, mysql_url: &str, args: &[&str]) {
-        let output: Output = Command::new(env!("CARGO_BIN_EXE_twinflow"))
-            .args([
-                "verify",
-                "--mysql",
-                mysql_url,
-                "--url",
-                &self.url,
-                "--timeout",
-                "60",
-            ])
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("twinflow verify runs");
-        let report = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "verify failed ({}):\n{report}\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        // Every view was compared, and the org is not trivially empty.
-        let compared: Vec<u64> = report
-            .lines()
-            .filter(|line| line.ends_with("equal"))
-            .filter_map(|line| line.split_whitespace().nth(1)?.parse().ok())
-            .collect();
-        assert_eq!(compared.len(), 7, "{report}");
-        assert!(compared.iter().sum::<u64>() >= 100, "{report}");
-        println!("{report}");
-    }
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn schema_sql() -> &'static Path {
     Path::new(concat!(
@@ -207,6 +111,85 @@ async fn views_equal_views_sql_through_random_transactions_and_a_server_restart(
     let status = engine.get("/v1/status");
     let lag = status["sources"][0]["lag_ms"].as_u64().expect("a lag");
     assert!(lag < 2000, "lag {lag} ms after 3 s idle: {status}");
+}
+
+/// A small deterministic random number generator (xorshift), so a failing run can be replayed.
+struct Dice(u64);
+
+impl Dice {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_killed_at_random_moments_resumes_from_its_checkpoints() {
+    let (db, generator) = loaded_server(13, 2000).await;
+    let data = tempfile::tempdir().expect("a data directory");
+    let data_dir = data.path().to_str().expect("a UTF-8 path").to_string();
+    let url = db.url();
+    let args = [
+        "--mysql",
+        url.as_str(),
+        "--data-dir",
+        data_dir.as_str(),
+        "--checkpoint-interval",
+        "0.5",
+    ];
+    let seed = 0x5eed_u64 ^ std::process::id() as u64;
+    println!("kill moments from seed {seed}");
+    let mut dice = Dice(seed | 1);
+    let mut engine = Engine::start_with(&args);
+    let (mut conn, mut generator) = (connect(&db).await, generator);
+    write(&mut conn, &mut generator, 300).await;
+    engine.verify(&url);
+    wait_for_checkpoint(&engine);
+
+    for round in 1..=5 {
+        // Transactions keep arriving while the engine is killed (SIGKILL) at a random moment.
+        let count = 100 + dice.below(400) as usize;
+        let writer = tokio::spawn(async move {
+            write(&mut conn, &mut generator, count).await;
+            (conn, generator)
+        });
+        tokio::time::sleep(Duration::from_millis(50 + dice.below(1500))).await;
+        engine.kill();
+        (conn, generator) = writer.await.expect("the writer finishes");
+        engine = Engine::start_with(&args);
+        engine.verify(&url);
+
+        let status = engine.get("/v1/status");
+        assert!(
+            status["checkpoints"]["restored"]["ts"].is_u64(),
+            "round {round}: started from a checkpoint: {status}"
+        );
+        assert_eq!(
+            status["connectors"][0]["snapshots"], 0,
+            "round {round}: resumed from the checkpoint's GTID, no snapshot: {status}"
+        );
+        let restored_as_of = status["checkpoints"]["restored"]["as_of"].as_u64();
+        assert!(
+            status["as_of"].as_u64() >= restored_as_of,
+            "round {round}: {status}"
+        );
+        wait_for_checkpoint(&engine);
+    }
+}
+
+/// Waits until `engine` has written a checkpoint.
+fn wait_for_checkpoint(engine: &Engine) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = engine.get("/v1/status");
+        if status["checkpoints"]["written"].as_u64() >= Some(1) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint written: {status}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

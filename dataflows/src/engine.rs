@@ -15,7 +15,7 @@ use twinflow_ingest::{now_ms, TimestampedBatch};
 use twinflow_views::{Commit, Row, SourceProgress, StateWriter, ViewId};
 
 use crate::graph::build_views;
-use crate::inputs::BaseInputs;
+use crate::inputs::{BaseInputs, SavedInputs};
 use crate::metrics::EngineMetrics;
 use crate::records::Projector;
 use crate::{EngineError, Time};
@@ -69,13 +69,13 @@ enum ToWorker {
     Checkpoint(Sender<CheckpointShard>),
 }
 
-/// One worker's part of a checkpoint: its current records of every base table.
+/// One worker's part of a checkpoint: a copy of its current records of every base table.
 #[derive(Debug)]
 pub struct CheckpointShard {
     /// The worker that saved it.
     pub worker: usize,
-    /// The encoded records, or why they could not be encoded.
-    pub bytes: Result<Vec<u8>, EngineError>,
+    /// The records, to be encoded by the receiver (off the worker's thread).
+    pub records: SavedInputs,
 }
 
 /// The state an engine starts from instead of empty tables: a checkpoint's shards, restored as
@@ -153,12 +153,9 @@ impl Engine {
                             fed = true;
                         }
                         Ok(ToWorker::Checkpoint(shards)) => {
-                            let bytes = inputs
-                                .save()
-                                .map_err(|e| EngineError::Checkpoint(e.to_string()));
                             let _ = shards.send(CheckpointShard {
                                 worker: index,
-                                bytes,
+                                records: inputs.save(),
                             });
                         }
                         Err(TryRecvError::Empty) => break,

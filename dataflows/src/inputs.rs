@@ -60,14 +60,20 @@ impl<R: differential_dataflow::Data + PartialEq> KeyedInput<R> {
 trait TableInput {
     /// Moves the input to `time` and releases what was fed before.
     fn advance_to(&mut self, time: Time);
-    /// Appends the current records to `out`.
-    fn save(&self, out: &mut Vec<u8>) -> bincode::Result<()>;
+    /// A copy of the current records, to be encoded elsewhere.
+    fn copy(&self) -> Box<dyn SavedTable>;
     /// Reads records saved by [`save`](Self::save) from `input` and makes those whose key
     /// `keep` accepts current; returns how many it kept.
     fn restore(&mut self, input: &mut &[u8], keep: &dyn Fn(i64) -> bool) -> bincode::Result<u64>;
 }
 
-/// The current records as a sequence of `(key, record)` pairs.
+/// A copy of one table input's records, encodable on another thread.
+pub trait SavedTable: Send {
+    /// Appends the records to `out` as a sequence of `(key, record)` pairs.
+    fn encode(&self, out: &mut Vec<u8>) -> bincode::Result<()>;
+}
+
+/// Records as a sequence of `(key, record)` pairs.
 struct Entries<'a, R>(&'a HashMap<i64, R>);
 
 impl<R: Serialize> Serialize for Entries<'_, R> {
@@ -76,17 +82,43 @@ impl<R: Serialize> Serialize for Entries<'_, R> {
     }
 }
 
+impl<R: Serialize + Send> SavedTable for HashMap<i64, R> {
+    fn encode(&self, out: &mut Vec<u8>) -> bincode::Result<()> {
+        bincode::serialize_into(out, &Entries(self))
+    }
+}
+
+/// A copy of every table input of one worker: its shard of a checkpoint, not yet encoded.
+pub struct SavedInputs(Vec<Box<dyn SavedTable>>);
+
+impl SavedInputs {
+    /// The shard's bytes, as [`BaseInputs::restore`] reads them.
+    pub fn encode(&self) -> bincode::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for table in &self.0 {
+            table.encode(&mut out)?;
+        }
+        Ok(out)
+    }
+}
+
+impl std::fmt::Debug for SavedInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SavedInputs({} tables)", self.0.len())
+    }
+}
+
 impl<R> TableInput for KeyedInput<R>
 where
-    R: differential_dataflow::Data + PartialEq + Serialize + DeserializeOwned,
+    R: differential_dataflow::Data + PartialEq + Serialize + DeserializeOwned + Send,
 {
     fn advance_to(&mut self, time: Time) {
         self.session.advance_to(time);
         self.session.flush();
     }
 
-    fn save(&self, out: &mut Vec<u8>) -> bincode::Result<()> {
-        bincode::serialize_into(out, &Entries(&self.current))
+    fn copy(&self) -> Box<dyn SavedTable> {
+        Box::new(self.current.clone())
     }
 
     fn restore(&mut self, input: &mut &[u8], keep: &dyn Fn(i64) -> bool) -> bincode::Result<u64> {
@@ -297,13 +329,11 @@ impl BaseInputs {
         }
     }
 
-    /// This worker's current records of every table, encoded: its shard of a checkpoint.
-    pub fn save(&mut self) -> bincode::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        for (_, input) in self.tables() {
-            input.save(&mut out)?;
-        }
-        Ok(out)
+    /// A copy of this worker's current records of every table: its shard of a checkpoint.
+    /// Copying (mostly `memcpy`: the large tables' records are `Copy`) is cheap next to
+    /// encoding, which the caller does on another thread.
+    pub fn save(&mut self) -> SavedInputs {
+        SavedInputs(self.tables().map(|(_, input)| input.copy()).into())
     }
 
     /// Makes the records of a saved shard current (at the inputs' current time), keeping only

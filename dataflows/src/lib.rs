@@ -17,6 +17,7 @@ use thiserror::Error;
 use twinflow_ingest::TableId;
 
 pub use engine::{CheckpointShard, Engine, EngineConfig, Restore};
+pub use inputs::SavedInputs;
 pub use metrics::{EngineMetrics, LatencySummary};
 
 /// The engine's logical time: the reclocked timestamp of `twinflow_ingest`.
@@ -36,9 +37,6 @@ pub enum EngineError {
     /// Timely could not start its workers.
     #[error("could not start the dataflow workers: {0}")]
     Start(String),
-    /// A worker could not encode its part of a checkpoint.
-    #[error("could not encode a checkpoint: {0}")]
-    Checkpoint(String),
     /// The engine has stopped (a worker or the publisher is gone).
     #[error("the dataflow engine has stopped")]
     Stopped,

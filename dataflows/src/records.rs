@@ -64,7 +64,7 @@ pub struct JobRec {
 }
 
 /// `twin_hr.people`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PersonRec {
     pub job_id: Option<Id>,
     pub table_id: Option<Id>,
@@ -72,7 +72,7 @@ pub struct PersonRec {
 }
 
 /// `twin_hr.job_skill` and `twin_process.task_skill`: an owner (job or task), a skill, a level.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct SkillLinkRec {
     pub id: Id,
     pub owner_id: Id,
@@ -81,7 +81,7 @@ pub struct SkillLinkRec {
 }
 
 /// `twin_hr.table_job` and `twin_process.job_task`: a link between two ids.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct LinkRec {
     pub id: Id,
     pub left: Id,
@@ -89,7 +89,7 @@ pub struct LinkRec {
 }
 
 /// `twin_process.task`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TaskRec {
     pub id: Id,
     pub company_id: Id,

@@ -63,7 +63,7 @@ impl Harness {
             },
             shards: shards
                 .into_iter()
-                .map(|shard| shard.bytes.expect("shard encodes"))
+                .map(|shard| shard.records.encode().expect("shard encodes"))
                 .collect(),
         }
     }

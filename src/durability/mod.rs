@@ -109,7 +109,7 @@ impl DataDir {
                 files.push((ts, path));
             }
         }
-        files.sort_by(|a, b| b.0.cmp(&a.0));
+        files.sort_by_key(|(ts, _)| std::cmp::Reverse(*ts));
         Ok(files)
     }
 
@@ -380,6 +380,7 @@ impl Checkpointer {
             std::thread::Builder::new()
                 .name("twinflow-checkpointer".into())
                 .spawn(move || {
+                    lower_priority();
                     for pending in rx {
                         let ts = pending.ts;
                         match write_checkpoint(&dir, pending) {
@@ -434,6 +435,23 @@ impl Checkpointer {
     }
 }
 
+/// Gives the calling thread the lowest scheduling priority: encoding and writing a checkpoint
+/// uses whatever CPU the dataflow workers leave, instead of competing with them.
+fn lower_priority() {
+    // SAFETY: gettid and setpriority only read their arguments; on Linux a thread id names
+    // just this thread for PRIO_PROCESS.
+    let result = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19)
+    };
+    if result != 0 {
+        tracing::debug!(
+            "could not lower the checkpoint thread's priority: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 fn write_checkpoint(
     dir: &DataDir,
     pending: Pending,
@@ -444,7 +462,10 @@ fn write_checkpoint(
             .shards
             .recv()
             .context("a dataflow worker stopped before saving its shard")?;
-        let bytes = shard.bytes.context("a worker could not save its shard")?;
+        let bytes = shard
+            .records
+            .encode()
+            .context("encoding a worker's shard")?;
         if let Some(slot) = shards.get_mut(shard.worker) {
             *slot = Some(bytes);
         }

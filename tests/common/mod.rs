@@ -186,3 +186,204 @@ pub fn oracle_differences(
     }
     problems
 }
+
+/// A served row as the JSON API writes it.
+pub fn to_json(view: twinflow_views::ViewId, row: &twinflow_views::Row) -> serde_json::Value {
+    let object = view
+        .schema()
+        .columns
+        .iter()
+        .zip(row.iter())
+        .map(|(column, value)| {
+            let value = match value {
+                twinflow_views::Datum::Null => serde_json::Value::Null,
+                twinflow_views::Datum::Int(i) => (*i).into(),
+                twinflow_views::Datum::Float(f) => (*f).into(),
+                twinflow_views::Datum::Text(s) => s.to_string().into(),
+            };
+            (column.name.to_owned(), value)
+        })
+        .collect();
+    serde_json::Value::Object(object)
+}
+
+/// The order rows are compared in.
+pub fn sort_key(value: &serde_json::Value) -> String {
+    value.to_string()
+}
+
+/// Reads a whole view page by page (small pages, so paging is exercised), checking that every
+/// page has the same `as_of`.
+pub fn read_all(
+    address: SocketAddr,
+    view: twinflow_views::ViewId,
+) -> (u64, Vec<serde_json::Value>) {
+    let mut rows = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut as_of = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/views/{view}?limit=97&cursor={c}"),
+            None => format!("/v1/views/{view}?limit=97"),
+        };
+        let response = get(address, &path);
+        assert_eq!(
+            response.status,
+            200,
+            "{path}: {}",
+            String::from_utf8_lossy(&response.body)
+        );
+        let body = response.json();
+        let page_as_of = body["as_of"].as_u64().expect("as_of");
+        assert_eq!(
+            *as_of.get_or_insert(page_as_of),
+            page_as_of,
+            "all pages at one as_of"
+        );
+        rows.extend(body["rows"].as_array().expect("rows").iter().cloned());
+        match body["next"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    (as_of.unwrap_or_default(), rows)
+}
+
+/// The differences between every view read over HTTP from `address` and the oracle's
+/// recomputation over `tables` (the SQL columns only: served rows may carry ratios too).
+pub fn http_oracle_differences(
+    address: SocketAddr,
+    tables: &twinflow_oracle::Tables,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (view, expected) in twinflow_oracle::evaluate(tables) {
+        let (_, mut actual) = read_all(address, view);
+        for row in &mut actual {
+            if let Some(object) = row.as_object_mut() {
+                object.retain(|name, _| view.schema().column_index(name).is_some());
+            }
+        }
+        let mut wanted: Vec<serde_json::Value> =
+            expected.iter().map(|r| to_json(view, r)).collect();
+        actual.sort_by_key(sort_key);
+        wanted.sort_by_key(sort_key);
+        if actual != wanted {
+            let missing = wanted.iter().filter(|r| !actual.contains(r)).count();
+            let extra = actual.iter().filter(|r| !wanted.contains(r)).count();
+            problems.push(format!(
+                "{view}: {} served, {} expected, {missing} missing, {extra} extra",
+                actual.len(),
+                wanted.len()
+            ));
+        }
+    }
+    problems
+}
+
+/// A `twinflow run` process on a free port.
+pub struct Engine {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Engine {
+    pub fn start(mysql_url: &str) -> Engine {
+        Engine::start_with(&["--mysql", mysql_url])
+    }
+
+    pub fn start_with(args: &[&str]) -> Engine {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_twinflow"))
+            .arg("run")
+            .args(args)
+            .args(["--workers", "2"])
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("twinflow starts");
+        let engine = Engine {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(engine.addr()).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "twinflow did not start serving"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        engine
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("an address")
+    }
+
+    pub fn get(&self, path: &str) -> serde_json::Value {
+        get(self.addr(), path).json()
+    }
+
+    /// Runs `twinflow verify` against this engine; panics with its report unless it passes.
+    pub fn verify(&self, mysql_url: &str) {
+        self.verify_with(mysql_url, &[]);
+    }
+
+    /// [`Engine::verify`] with more arguments.
+    pub fn verify_with(&self, mysql_url: &str, args: &[&str]) {
+        let output: std::process::Output =
+            std::process::Command::new(env!("CARGO_BIN_EXE_twinflow"))
+                .args([
+                    "verify",
+                    "--mysql",
+                    mysql_url,
+                    "--url",
+                    &self.url,
+                    "--timeout",
+                    "60",
+                ])
+                .args(args)
+                .env("RUST_LOG", "warn")
+                .output()
+                .expect("twinflow verify runs");
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "verify failed ({}):\n{report}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        // Every view was compared, and the org is not trivially empty.
+        let compared: Vec<u64> = report
+            .lines()
+            .filter(|line| line.ends_with("equal"))
+            .filter_map(|line| line.split_whitespace().nth(1)?.parse().ok())
+            .collect();
+        assert_eq!(compared.len(), 7, "{report}");
+        assert!(compared.iter().sum::<u64>() >= 100, "{report}");
+        println!("{report}");
+    }
+}
+
+impl Engine {
+    /// Kills the process with SIGKILL: no clean shutdown, no last checkpoint.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
