@@ -113,6 +113,7 @@ impl Engine {
             .unzip();
         let receivers: Mutex<Vec<Option<Receiver<ToWorker>>>> =
             Mutex::new(receivers.into_iter().map(Some).collect());
+        let baseline = restore.is_some();
         let restore = restore.map(|restore| {
             // The publisher learns of the restored timestamp before any worker output.
             let _ = publisher_tx.send(ToPublisher::Sealed(restore.seal.clone(), Instant::now()));
@@ -175,7 +176,7 @@ impl Engine {
             let metrics = metrics.clone();
             std::thread::Builder::new()
                 .name("twinflow-publisher".into())
-                .spawn(move || publish(publisher_rx, writer, peers, &metrics))
+                .spawn(move || publish(publisher_rx, writer, peers, baseline, &metrics))
                 .map_err(|e| EngineError::Start(e.to_string()))?
         };
         Ok(Engine {
@@ -291,10 +292,12 @@ fn feed(inputs: &mut BaseInputs, batch: &TimestampedBatch) {
 }
 
 /// Collects the workers' output and commits every timestamp once all workers are past it.
+/// `baseline`: the first commit is a restored checkpoint (see `twinflow_views::Commit::baseline`).
 fn publish(
     input: Receiver<ToPublisher>,
     mut writer: StateWriter,
     peers: usize,
+    mut baseline: bool,
     metrics: &EngineMetrics,
 ) {
     let mut frontier = MutableAntichain::new();
@@ -349,6 +352,7 @@ fn publish(
                 .map(|((view, row), _, diff)| (view, row, diff as i64))
                 .collect(),
             sources: sources.into_values().collect(),
+            baseline: std::mem::take(&mut baseline),
         });
         let now = Instant::now();
         let latencies: Vec<Duration> = complete

@@ -106,6 +106,9 @@ pub struct Commit {
     pub updates: Vec<(ViewId, Row, i64)>,
     /// Source positions reached at `as_of` (sources absent keep their previous entry).
     pub sources: Vec<SourceProgress>,
+    /// The commit is a new baseline (a checkpoint restored after a restart), not a change of
+    /// the previous state: subscribers resuming from before it get a reset snapshot.
+    pub baseline: bool,
 }
 
 #[derive(Clone, Default)]
@@ -440,6 +443,7 @@ impl StateWriter {
             as_of,
             updates,
             sources,
+            baseline,
         } = commit;
         let mut deltas: Vec<Vec<KeyChange>> = ViewId::ALL.iter().map(|_| Vec::new()).collect();
         for (view, key, old, new) in consolidate_by_key(updates) {
@@ -473,7 +477,11 @@ impl StateWriter {
             changes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
             self.tables[view.index()].changed_at = as_of;
             let delta = Arc::new(ViewDelta { as_of, changes });
-            self.append_to_log(view, delta.clone());
+            if baseline {
+                self.restart_log(view, as_of);
+            } else {
+                self.append_to_log(view, delta.clone());
+            }
             published.push((view, delta));
         }
         let snapshot = Arc::new(Snapshot {
@@ -492,6 +500,14 @@ impl StateWriter {
             let _ = self.shared.senders[view.index()].send(delta);
         }
         self.shared.broadcast_as_of.store(as_of, Ordering::Release);
+    }
+
+    /// Empties `view`'s change log: it covers only what comes after `as_of`.
+    fn restart_log(&self, view: ViewId, as_of: u64) {
+        let mut log = lock(&self.shared.logs[view.index()]);
+        log.deltas.clear();
+        log.row_changes = 0;
+        log.covers_after = as_of;
     }
 
     fn append_to_log(&self, view: ViewId, delta: Arc<ViewDelta>) {
@@ -573,6 +589,7 @@ mod tests {
             as_of,
             updates,
             sources: Vec::new(),
+            baseline: false,
         });
     }
 
@@ -661,6 +678,30 @@ mod tests {
             .page(ViewId::OccupancyByBuilding, &filter, None, 10)
             .rows
             .is_empty());
+    }
+
+    #[test]
+    fn a_restored_baseline_resets_subscribers_resuming_from_before_it() {
+        // A restarted engine: its first commit is the restored checkpoint at as_of 1000.
+        let (state, mut writer) = ServedState::new(StateConfig::default());
+        writer.commit(Commit {
+            as_of: 1000,
+            updates: vec![(ViewId::OccupancyByBuilding, building(1, 10, 2), 1)],
+            sources: Vec::new(),
+            baseline: true,
+        });
+        let before = state.subscribe(ViewId::OccupancyByBuilding, Some(7));
+        assert!(
+            matches!(before.resume, Some(Err(ResetReason::NotRetained))),
+            "an as_of of the previous run is answered with a reset"
+        );
+        commit(&mut writer, 1001, vec![(building(1, 11, 0), 1)]);
+        let after = state.subscribe(ViewId::OccupancyByBuilding, Some(1000));
+        assert_eq!(
+            after.resume.as_ref().map(|r| r.as_ref().map(Vec::len)),
+            Some(Ok(1)),
+            "from the baseline on, exactly the later changes"
+        );
     }
 
     #[test]

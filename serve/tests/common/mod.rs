@@ -128,6 +128,7 @@ impl Server {
             as_of: self.as_of,
             updates,
             sources,
+            baseline: false,
         });
         self.as_of
     }
