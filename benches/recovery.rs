@@ -92,8 +92,16 @@ fn closed_loop(
     Ok(latencies)
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * q) as usize]
+/// Prints the quantiles of sorted latencies (ms).
+fn report(label: &str, sorted: &[f64]) {
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q) as usize];
+    println!(
+        "1000 changes/timestamp, {label}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} timestamps)",
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        sorted.len()
+    );
 }
 
 fn main() -> anyhow::Result<()> {
@@ -126,13 +134,7 @@ fn main() -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(1));
     }
     let without = closed_loop(&pipeline, &mut generator, options.seconds)?;
-    println!(
-        "1000 changes/timestamp, no checkpoints:   p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} timestamps)",
-        quantile(&without, 0.5),
-        quantile(&without, 0.99),
-        quantile(&without, 1.0),
-        without.len()
-    );
+    report("no checkpoints", &without);
     drop(sources);
     pipeline.shutdown();
 
@@ -158,13 +160,7 @@ fn main() -> anyhow::Result<()> {
         stats.to_json()["restored"]
     );
     let with = closed_loop(&pipeline, &mut generator, options.seconds)?;
-    println!(
-        "1000 changes/timestamp, checkpoint every 1 s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} timestamps)",
-        quantile(&with, 0.5),
-        quantile(&with, 0.99),
-        quantile(&with, 1.0),
-        with.len()
-    );
+    report("a checkpoint every 1 s", &with);
     println!("checkpoints: {}", stats.to_json());
     pipeline.shutdown();
     Ok(())
