@@ -28,7 +28,7 @@ use serde::Serialize;
 use twinflow_dataflows::CheckpointShard;
 use twinflow_ingest::{now_ms, SourcePosition};
 
-pub use file::CorruptCheckpoint;
+use file::CorruptCheckpoint;
 
 /// Checkpoint files kept in the data directory (older ones are deleted).
 const KEEP_CHECKPOINTS: usize = 3;
@@ -81,11 +81,6 @@ impl DataDir {
         Ok(DataDir {
             dir: dir.to_path_buf(),
         })
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.dir
     }
 
     fn checkpoint_name(ts: u64) -> String {
