@@ -85,7 +85,8 @@ impl Pipeline {
             .map(|d| d.positions.clone())
             .unwrap_or_default();
         let checkpoints = durable.as_ref().map(|d| d.stats.clone());
-        let first_ts = durable.as_ref().map_or(1, |d| d.first_ts);
+        // The reclocker goes on after the restored (or last reserved) timestamp.
+        let first_ts = durable.as_ref().map_or(1, |d| d.sealed_ts + 1);
         let restored_as_of = restore.as_ref().map_or(0, |r| r.seal.ts);
         let engine = Engine::start(config.engine.clone(), writer, restore)
             .context("starting the dataflow engine")?;
@@ -173,8 +174,6 @@ struct Durable {
     checkpointer: Checkpointer,
     stats: Arc<CheckpointStats>,
     interval: Duration,
-    /// The first timestamp the reclocker hands out.
-    first_ts: u64,
     /// Every source's position at `sealed_ts`.
     positions: BTreeMap<String, SavedPosition>,
     sealed_ts: u64,
@@ -231,13 +230,11 @@ impl Durable {
             None => (None, BTreeMap::new()),
         };
         let sealed_ts = restore.as_ref().map_or(reserved, |r| r.seal.ts);
-        let first_ts = sealed_ts + 1;
         let durable = Durable {
-            reservation: Reservation::new(dir.clone(), first_ts)?,
+            reservation: Reservation::new(dir.clone(), sealed_ts + 1)?,
             checkpointer: Checkpointer::start(dir, stats.clone())?,
             stats,
             interval: config.interval,
-            first_ts,
             positions,
             sealed_ts,
             checkpointed_ts: sealed_ts,

@@ -62,12 +62,16 @@ pub enum CorruptCheckpoint {
 
 /// Encodes `body` as a checkpoint file's bytes.
 pub fn encode(body: &Body) -> bincode::Result<Vec<u8>> {
-    let encoded = bincode::serialize(body)?;
-    let mut bytes = Vec::with_capacity(HEADER_LEN + encoded.len());
-    bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&(encoded.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(&encoded).to_le_bytes());
-    bytes.extend_from_slice(&encoded);
+    // The body is encoded in place after room for the header, which is filled in last: a
+    // checkpoint is tens of megabytes, not worth copying again.
+    let mut bytes = Vec::with_capacity(HEADER_LEN + bincode::serialized_size(body)? as usize);
+    bytes.resize(HEADER_LEN, 0);
+    bincode::serialize_into(&mut bytes, body)?;
+    let encoded = &bytes[HEADER_LEN..];
+    let (length, checksum) = (encoded.len() as u64, crc32fast::hash(encoded));
+    bytes[..8].copy_from_slice(MAGIC);
+    bytes[8..16].copy_from_slice(&length.to_le_bytes());
+    bytes[16..HEADER_LEN].copy_from_slice(&checksum.to_le_bytes());
     Ok(bytes)
 }
 

@@ -151,7 +151,7 @@ impl DataDir {
     }
 
     /// Writes `checkpoint` atomically and deletes all but the newest few; returns its size.
-    pub fn write(&self, checkpoint: &Checkpoint) -> anyhow::Result<u64> {
+    pub fn write(&self, checkpoint: Checkpoint) -> anyhow::Result<u64> {
         let body = file::Body {
             ts: checkpoint.ts,
             created_ms: checkpoint.created_ms,
@@ -163,7 +163,7 @@ impl DataDir {
                     Ok((source.clone(), json, saved.commit_ms))
                 })
                 .collect::<Result<_, serde_json::Error>>()?,
-            shards: checkpoint.shards.clone(),
+            shards: checkpoint.shards,
         };
         let bytes = file::encode(&body).context("encoding a checkpoint")?;
         let name = Self::checkpoint_name(checkpoint.ts);
@@ -475,14 +475,16 @@ fn write_checkpoint(
         positions: pending.positions,
         shards,
     };
-    let bytes = dir.write(&checkpoint)?;
+    let (ts, created_ms) = (checkpoint.ts, checkpoint.created_ms);
+    let positions = checkpoint.positions.clone();
+    let bytes = dir.write(checkpoint)?;
     let written = WrittenCheckpoint {
-        ts: checkpoint.ts,
-        created_ms: checkpoint.created_ms,
+        ts,
+        created_ms,
         bytes,
         duration_ms: pending.requested.elapsed().as_millis() as u64,
     };
-    Ok((written, checkpoint.positions))
+    Ok((written, positions))
 }
 
 #[cfg(test)]
@@ -516,7 +518,7 @@ mod tests {
         let dir = DataDir::open(tmp.path()).expect("opens");
         assert!(dir.load_newest().expect("lists").is_none());
         for ts in [10, 20, 30, 40] {
-            dir.write(&checkpoint(ts)).expect("writes");
+            dir.write(checkpoint(ts)).expect("writes");
         }
         assert_eq!(
             dir.checkpoint_files().expect("lists").len(),
