@@ -236,10 +236,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let workers = args.workers.or(config.workers).unwrap_or(2);
     if let (Some(brokers), Some(prefix)) = (&args.kafka, &args.kafka_prefix) {
         config.kafka.push(KafkaSourceConfig {
-            brokers: brokers.clone(),
-            prefix: prefix.clone(),
             group: args.kafka_group.clone(),
             decimals: args.debezium_decimals,
+            ..KafkaSourceConfig::new(brokers, prefix)
         });
     }
     if let (Some(brokers), Some(prefix)) = (&args.kafka, &args.kafka_sink) {

@@ -16,7 +16,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc::Sender;
 use twinflow_ingest::decode::debezium::{decode_line, DecimalMode};
 use twinflow_ingest::{
-    DeadLetter, DeadLetterLog, SourcePosition, Transaction, TransactionAssembler,
+    DeadLetter, DeadLetterLog, Pushed, SourcePosition, Transaction, TransactionAssembler,
+    DEFAULT_DEDUP_WINDOW,
 };
 
 use crate::status::{ConnectorState, ConnectorStatus};
@@ -66,7 +67,7 @@ pub async fn run_debezium_file(
     };
     let name: Arc<str> = Arc::from(config.source_name());
     let mut lines = BufReader::new(input).lines();
-    let mut assembler = TransactionAssembler::new(name.clone());
+    let mut assembler = TransactionAssembler::new(name.clone(), DEFAULT_DEDUP_WINDOW);
     let mut ready = Vec::new();
     let mut line_no = 0u64;
     let mut shutdown = pin!(shutdown);
@@ -87,7 +88,11 @@ pub async fn run_debezium_file(
                 line_no += 1;
                 if !line.trim().is_empty() {
                     match decode_line(&line, config.decimals) {
-                        Ok(Some(event)) => assembler.push(event, &mut ready),
+                        Ok(Some(event)) => {
+                            if let Pushed::Forgotten(letter) = assembler.push(event, &mut ready) {
+                                dead_letters.record(*letter);
+                            }
+                        }
                         Ok(None) => {}
                         Err(err) => {
                             let position = SourcePosition::File { line: line_no };

@@ -1,29 +1,89 @@
 //! Transaction grouping for change streams whose events each carry their transaction, such
 //! as Debezium's: consecutive events of one transaction become one [`Transaction`], the
-//! initial snapshot becomes one transaction (handed on in parts), and events at or before the
-//! position of a transaction already completed — re-deliveries after a consumer restart or a
-//! rebalance — are recognised and skipped.
+//! initial snapshot becomes one transaction (handed on in parts), and events already taken —
+//! re-deliveries after a consumer restart, a rebalance or a Debezium connector restart — are
+//! recognised by their binlog position and skipped.
 //!
 //! When the events of one source are spread over several partitions (Debezium writes a topic
 //! per table), the [`OrderedMerge`] puts them back into source order and releases a
-//! transaction only once every partition has moved past it or reached its end.
+//! transaction only once every partition has moved past it, or has been read to its end at
+//! least a grace period after the transaction's last event was read. Without Debezium's
+//! transaction metadata that is the best anyone can know: an event that still arrives after
+//! its transaction was released is not lost — the assembler tells it from a re-delivery
+//! (it never took that position) and hands it on as a transaction of its own.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 use crate::change::{RowChange, SourceId, SourcePosition, Transaction};
+use crate::deadletter::DeadLetter;
 use crate::decode::debezium::{ChangeEvent, EventPosition};
 
 /// Changes per part of a long snapshot transaction.
 const PART: usize = 4096;
+
+/// How many taken events an assembler remembers by default to recognise re-deliveries.
+pub const DEFAULT_DEDUP_WINDOW: usize = 1 << 18;
 
 /// Groups events into transactions.
 #[derive(Debug)]
 pub struct TransactionAssembler {
     source: SourceId,
     open: Option<Open>,
-    /// The newest position of a completed streaming transaction.
-    applied: Option<EventPosition>,
+    taken: TakenPositions,
     duplicates: u64,
+    late: u64,
+}
+
+/// What [`TransactionAssembler::push`] did with an event.
+#[derive(Debug)]
+#[must_use]
+pub enum Pushed {
+    /// Taken into a transaction.
+    Taken,
+    /// Skipped: an event at this position was taken before.
+    Duplicate,
+    /// Not taken, because the assembler cannot tell whether it is a re-delivery: its position
+    /// is at or before positions it has already forgotten. The caller records the letter.
+    Forgotten(Box<DeadLetter>),
+}
+
+/// The positions of the streaming events taken lately: a window of the most recent ones, and
+/// the newest position that fell out of it.
+#[derive(Debug)]
+struct TakenPositions {
+    capacity: usize,
+    order: VecDeque<u128>,
+    set: HashSet<u128>,
+    /// The newest position taken.
+    newest: Option<u128>,
+    /// The newest position forgotten.
+    horizon: Option<u128>,
+}
+
+impl TakenPositions {
+    fn new(capacity: usize) -> Self {
+        TakenPositions {
+            capacity: capacity.max(1),
+            order: VecDeque::new(),
+            set: HashSet::new(),
+            newest: None,
+            horizon: None,
+        }
+    }
+
+    /// Records `position` as taken, forgetting the oldest beyond the capacity.
+    fn take(&mut self, position: u128) {
+        self.set.insert(position);
+        self.order.push_back(position);
+        self.newest = self.newest.max(Some(position));
+        while self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+                self.horizon = self.horizon.max(Some(old));
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -39,22 +99,35 @@ struct Open {
 }
 
 impl TransactionAssembler {
-    /// An assembler for `source`'s events.
-    pub fn new(source: SourceId) -> Self {
+    /// An assembler for `source`'s events that remembers the positions of the last
+    /// `dedup_window` streaming events it took (at least one).
+    pub fn new(source: SourceId, dedup_window: usize) -> Self {
         TransactionAssembler {
             source,
             open: None,
-            applied: None,
+            taken: TakenPositions::new(dedup_window),
             duplicates: 0,
+            late: 0,
         }
     }
 
     /// Takes one event, appending what is complete to `out`: the previous transaction when
-    /// this event starts another, and parts of a long snapshot.
-    pub fn push(&mut self, event: ChangeEvent, out: &mut Vec<Transaction>) {
-        if !event.snapshot && self.applied.as_ref().is_some_and(|a| event.position <= *a) {
-            self.duplicates += 1;
-            return;
+    /// this event starts another, and parts of a long snapshot. Snapshot events are always
+    /// taken; a streaming event only if its position was not taken before.
+    pub fn push(&mut self, event: ChangeEvent, out: &mut Vec<Transaction>) -> Pushed {
+        if !event.snapshot {
+            let position = event.position.ordinal();
+            if self.taken.set.contains(&position) {
+                self.duplicates += 1;
+                return Pushed::Duplicate;
+            }
+            if self.taken.horizon.is_some_and(|h| position <= h) {
+                return Pushed::Forgotten(Box::new(self.forgotten_letter(&event)));
+            }
+            if self.taken.newest.is_some_and(|n| position < n) {
+                self.late += 1;
+            }
+            self.taken.take(position);
         }
         let key = if event.snapshot {
             "snapshot".to_string()
@@ -85,14 +158,33 @@ impl TransactionAssembler {
         if event.last_of_snapshot {
             self.flush(out);
         }
+        Pushed::Taken
+    }
+
+    /// The dead letter of an event older than the positions remembered.
+    fn forgotten_letter(&self, event: &ChangeEvent) -> DeadLetter {
+        let position = &event.position;
+        DeadLetter::new(
+            &self.source,
+            SourcePosition::Binlog {
+                gtid: event.gtid.clone(),
+                file: position.file.clone(),
+                pos: position.pos,
+            },
+            Some(event.change.table.schema().qualified_name()),
+            format!(
+                "row {} of this binlog event is older than the {} events remembered to \
+                 recognise re-deliveries, so it was skipped as one (raise the dedup window if \
+                 it was not)",
+                position.row, self.taken.capacity
+            ),
+            format!("{:?}", event.change),
+        )
     }
 
     /// Completes the open transaction (at the end of the input, or when the stream is idle).
     pub fn flush(&mut self, out: &mut Vec<Transaction>) {
         if let Some(mut open) = self.open.take() {
-            if !open.snapshot {
-                self.applied = Some(open.last.clone());
-            }
             let changes = std::mem::take(&mut open.changes);
             out.push(transaction(&self.source, &open, changes, false));
         }
@@ -107,6 +199,12 @@ impl TransactionAssembler {
     pub fn duplicates(&self) -> u64 {
         self.duplicates
     }
+
+    /// Events taken after a later position had been taken: parts of transactions that
+    /// arrived after the rest was handed on.
+    pub fn late(&self) -> u64 {
+        self.late
+    }
 }
 
 /// Merges the events of several partitions, each in source order, into whole transactions in
@@ -118,29 +216,33 @@ pub struct OrderedMerge<P> {
     require_ends: bool,
     /// END markers seen: transaction id → its events in catalog tables.
     ends: HashMap<String, u64>,
+    /// How long after a transaction's last event was read a partition must still be found at
+    /// its end to count as holding none of its events.
+    grace: Duration,
 }
 
 #[derive(Debug, Default)]
 struct Lane {
-    /// Events read and not yet released, with their offsets.
-    events: VecDeque<(i64, ChangeEvent)>,
+    /// Events read and not yet released, with their offsets and when they were read.
+    events: VecDeque<(i64, Instant, ChangeEvent)>,
     /// The offset after the last message read.
     next_offset: i64,
-    /// Whether the partition has no more messages for now.
-    at_end: bool,
+    /// When the partition was last found to have no more messages, if it has none since.
+    at_end: Option<Instant>,
 }
 
-impl<P: Ord + Clone> Default for OrderedMerge<P> {
-    fn default() -> Self {
+impl<P: Ord + Clone> OrderedMerge<P> {
+    /// A merge whose transactions (without END markers) wait `grace` after their last event
+    /// was read for partitions at their end.
+    pub fn new(grace: Duration) -> Self {
         OrderedMerge {
             lanes: BTreeMap::new(),
             require_ends: false,
             ends: HashMap::new(),
+            grace,
         }
     }
-}
 
-impl<P: Ord + Clone> OrderedMerge<P> {
     /// Adds a partition whose next message is at `next_offset`.
     pub fn add_partition(&mut self, partition: P, next_offset: i64) {
         self.lanes.entry(partition).or_insert_with(|| Lane {
@@ -168,35 +270,36 @@ impl<P: Ord + Clone> OrderedMerge<P> {
         self.lanes.keys()
     }
 
-    /// A message at `offset` of `partition` that carried `event` (`None`: a message with no
-    /// change, such as a tombstone or a dead letter, which only moves the partition on).
-    pub fn push(&mut self, partition: &P, offset: i64, event: Option<ChangeEvent>) {
+    /// A message at `offset` of `partition`, read at `now`, that carried `event` (`None`: a
+    /// message with no change, such as a tombstone or a dead letter, which only moves the
+    /// partition on).
+    pub fn push(&mut self, partition: &P, offset: i64, event: Option<ChangeEvent>, now: Instant) {
         let lane = self.lanes.entry(partition.clone()).or_default();
         lane.next_offset = lane.next_offset.max(offset + 1);
-        lane.at_end = false;
+        lane.at_end = None;
         if let Some(event) = event {
-            lane.events.push_back((offset, event));
+            lane.events.push_back((offset, now, event));
         }
     }
 
-    /// Says whether `partition` has no more messages for now (read up to its high watermark).
-    pub fn set_at_end(&mut self, partition: &P, at_end: bool) {
+    /// Says whether `partition` was found, at `now`, to have no more messages (read up to its
+    /// high watermark).
+    pub fn set_at_end(&mut self, partition: &P, at_end: bool, now: Instant) {
         if let Some(lane) = self.lanes.get_mut(partition) {
-            lane.at_end = at_end;
+            lane.at_end = at_end.then_some(now);
         }
     }
 
-    /// The partitions that hold back the next transaction: not known to be at their end, and
-    /// with nothing buffered after it.
+    /// The partitions that hold back the next transaction: with nothing buffered after it,
+    /// and not found at their end late enough.
     pub fn waiting(&self) -> Vec<P> {
-        let Some(key) = self.next_key() else {
+        let Some((key, read)) = self.next_key() else {
             return Vec::new();
         };
+        let ready_after = read + self.grace;
         self.lanes
             .iter()
-            .filter(|(_, lane)| {
-                !lane.at_end && lane.events.iter().all(|(_, e)| e.transaction == key)
-            })
+            .filter(|(_, lane)| !lane.is_past(&key, ready_after))
             .map(|(p, _)| p.clone())
             .collect()
     }
@@ -206,13 +309,26 @@ impl<P: Ord + Clone> OrderedMerge<P> {
         self.lanes.values().all(|lane| lane.events.is_empty())
     }
 
-    /// The transaction of the earliest buffered event.
-    fn next_key(&self) -> Option<String> {
-        self.lanes
+    /// The transaction of the earliest buffered event, and when its last buffered event was
+    /// read.
+    fn next_key(&self) -> Option<(String, Instant)> {
+        let key = self
+            .lanes
             .values()
             .filter_map(|lane| lane.events.front())
-            .min_by(|(_, a), (_, b)| a.position.cmp(&b.position))
-            .map(|(_, event)| event.transaction.clone())
+            .min_by(|(_, _, a), (_, _, b)| a.position.cmp(&b.position))
+            .map(|(_, _, event)| event.transaction.clone())?;
+        let read = self
+            .lanes
+            .values()
+            .flat_map(|lane| {
+                lane.events
+                    .iter()
+                    .take_while(|(_, _, e)| e.transaction == key)
+            })
+            .map(|(_, read, _)| *read)
+            .max()?;
+        Some((key, read))
     }
 
     /// The offset after the last message read from each partition.
@@ -222,26 +338,27 @@ impl<P: Ord + Clone> OrderedMerge<P> {
 
     /// The next complete transaction, if one is.
     pub fn next_transaction(&mut self) -> Option<MergedTransaction<P>> {
-        let key = self.next_key()?;
+        let (key, read) = self.next_key()?;
         let of_key = |lane: &Lane| {
             lane.events
                 .iter()
-                .take_while(|(_, e)| e.transaction == key)
+                .take_while(|(_, _, e)| e.transaction == key)
                 .count()
         };
         let has_id = self
             .lanes
             .values()
             .filter_map(|lane| lane.events.front())
-            .any(|(_, e)| e.transaction == key && e.has_transaction_id);
+            .any(|(_, _, e)| e.transaction == key && e.has_transaction_id);
         let complete = if self.require_ends && has_id {
             // The END marker says how many events the transaction has.
             let buffered: usize = self.lanes.values().map(of_key).sum();
             self.ends.get(&key).is_some_and(|&n| buffered as u64 >= n)
         } else {
+            let ready_after = read + self.grace;
             self.lanes
                 .values()
-                .all(|lane| lane.at_end || lane.events.iter().any(|(_, e)| e.transaction != key))
+                .all(|lane| lane.is_past(&key, ready_after))
         };
         if !complete {
             return None;
@@ -252,9 +369,9 @@ impl<P: Ord + Clone> OrderedMerge<P> {
             while lane
                 .events
                 .front()
-                .is_some_and(|(_, e)| e.transaction == key)
+                .is_some_and(|(_, _, e)| e.transaction == key)
             {
-                if let Some((_, event)) = lane.events.pop_front() {
+                if let Some((_, _, event)) = lane.events.pop_front() {
                     events.push(event);
                 }
             }
@@ -264,11 +381,20 @@ impl<P: Ord + Clone> OrderedMerge<P> {
             .lanes
             .iter()
             .map(|(p, lane)| {
-                let offset = lane.events.front().map_or(lane.next_offset, |(o, _)| *o);
+                let offset = lane.events.front().map_or(lane.next_offset, |(o, _, _)| *o);
                 (p.clone(), offset)
             })
             .collect();
         Some(MergedTransaction { events, offsets })
+    }
+}
+
+impl Lane {
+    /// Whether this partition holds no more events of transaction `key`: it holds a later
+    /// event, or it was found at its end at or after `ready_after`.
+    fn is_past(&self, key: &str, ready_after: Instant) -> bool {
+        self.events.iter().any(|(_, _, e)| e.transaction != key)
+            || self.at_end.is_some_and(|at| at >= ready_after)
     }
 }
 
@@ -337,14 +463,14 @@ mod tests {
 
     #[test]
     fn consecutive_events_of_a_transaction_become_one_and_redeliveries_are_skipped() {
-        let mut assembler = TransactionAssembler::new(Arc::from("dbz"));
+        let mut assembler = TransactionAssembler::new(Arc::from("dbz"), 16);
         let mut out = Vec::new();
         for e in [
             event("a", 10, 0, false),
             event("a", 10, 1, false),
             event("b", 20, 0, false),
         ] {
-            assembler.push(e, &mut out);
+            assert!(matches!(assembler.push(e, &mut out), Pushed::Taken));
         }
         assert_eq!(out.len(), 1, "a completes when b starts");
         assert_eq!(out[0].changes.len(), 2);
@@ -357,7 +483,7 @@ mod tests {
             event("b", 20, 0, false),
             event("c", 30, 0, false),
         ] {
-            assembler.push(e, &mut out);
+            let _ = assembler.push(e, &mut out);
         }
         assembler.flush(&mut out);
         assert_eq!(out.len(), 3);
@@ -370,23 +496,24 @@ mod tests {
 
     #[test]
     fn a_merge_releases_transactions_in_source_order_once_every_partition_is_past_them() {
-        let mut merge = OrderedMerge::default();
+        let now = Instant::now();
+        let mut merge = OrderedMerge::new(Duration::ZERO);
         merge.add_partition("floor", 0);
         merge.add_partition("room", 0);
         // Transaction a touches both partitions; b only floor.
-        merge.push(&"floor", 0, Some(event("a", 10, 0, false)));
-        merge.push(&"floor", 1, Some(event("b", 20, 0, false)));
+        merge.push(&"floor", 0, Some(event("a", 10, 0, false)), now);
+        merge.push(&"floor", 1, Some(event("b", 20, 0, false)), now);
         assert!(
             merge.next_transaction().is_none(),
             "room may still hold part of a"
         );
-        merge.push(&"room", 0, Some(event("a", 10, 1, false)));
+        merge.push(&"room", 0, Some(event("a", 10, 1, false)), now);
         assert!(
             merge.next_transaction().is_none(),
             "room may hold more of a"
         );
-        merge.push(&"room", 1, None);
-        merge.set_at_end(&"room", true);
+        merge.push(&"room", 1, None, now);
+        merge.set_at_end(&"room", true, now);
         let a = merge.next_transaction().expect("a is complete");
         assert_eq!(a.events.len(), 2);
         assert!(a.events.iter().all(|e| e.transaction == "a"));
@@ -395,7 +522,7 @@ mod tests {
             merge.next_transaction().is_none(),
             "floor may hold more of b"
         );
-        merge.set_at_end(&"floor", true);
+        merge.set_at_end(&"floor", true, now);
         let b = merge.next_transaction().expect("b");
         assert_eq!(b.events.len(), 1);
         assert_eq!(b.offsets, vec![("floor", 2), ("room", 2)]);
@@ -404,34 +531,122 @@ mod tests {
 
     #[test]
     fn with_transaction_metadata_a_transaction_waits_for_its_end_marker() {
-        let mut merge = OrderedMerge::default();
+        let now = Instant::now();
+        let mut merge = OrderedMerge::new(Duration::ZERO);
         merge.require_transaction_ends();
         merge.add_partition("floor", 0);
         merge.add_partition("room", 0);
-        merge.push(&"floor", 0, Some(event("a", 10, 0, false)));
-        merge.set_at_end(&"floor", true);
-        merge.set_at_end(&"room", true);
+        merge.push(&"floor", 0, Some(event("a", 10, 0, false)), now);
+        merge.set_at_end(&"floor", true, now);
+        merge.set_at_end(&"room", true, now);
         assert!(merge.next_transaction().is_none(), "no END for a yet");
         merge.transaction_ended("a".into(), 2);
         assert!(
             merge.next_transaction().is_none(),
             "one of a's two events is still missing"
         );
-        merge.push(&"room", 0, Some(event("a", 10, 1, false)));
+        merge.push(&"room", 0, Some(event("a", 10, 1, false)), now);
         let a = merge.next_transaction().expect("a is complete");
         assert_eq!(a.events.len(), 2);
     }
 
     #[test]
+    fn partitions_at_their_end_release_a_transaction_only_after_the_grace_period() {
+        let read = Instant::now();
+        let grace = Duration::from_millis(100);
+        let mut merge = OrderedMerge::new(grace);
+        merge.add_partition("floor", 0);
+        merge.add_partition("room", 0);
+        merge.push(&"floor", 0, Some(event("a", 10, 0, false)), read);
+        merge.set_at_end(&"floor", true, read);
+        merge.set_at_end(&"room", true, read);
+        assert!(
+            merge.next_transaction().is_none(),
+            "room's part of a may not be written yet"
+        );
+        assert_eq!(merge.waiting(), vec!["floor", "room"]);
+        merge.set_at_end(&"floor", true, read + grace);
+        merge.set_at_end(&"room", true, read + grace);
+        assert!(merge.waiting().is_empty());
+        assert_eq!(merge.next_transaction().expect("a").events.len(), 1);
+    }
+
+    #[test]
+    fn an_event_arriving_after_its_transaction_was_released_is_taken_but_a_redelivery_is_not() {
+        let now = Instant::now();
+        let mut merge = OrderedMerge::new(Duration::ZERO);
+        let mut assembler = TransactionAssembler::new(Arc::from("dbz"), 16);
+        let mut out = Vec::new();
+        let mut release = |merge: &mut OrderedMerge<&str>, out: &mut Vec<Transaction>| {
+            while let Some(merged) = merge.next_transaction() {
+                for e in merged.events {
+                    let _ = assembler.push(e, out);
+                }
+                assembler.flush(out);
+            }
+        };
+        merge.add_partition("floor", 0);
+        merge.add_partition("room", 0);
+        // a's floor event and b are read; room's part of a is not written yet.
+        merge.push(&"floor", 0, Some(event("a", 10, 0, false)), now);
+        merge.push(&"floor", 1, Some(event("b", 20, 0, false)), now);
+        merge.set_at_end(&"floor", true, now);
+        merge.set_at_end(&"room", true, now);
+        release(&mut merge, &mut out);
+        assert_eq!(out.len(), 2, "a (in part) and b are released");
+        // Room's part of a arrives, and then floor re-delivers a and b.
+        merge.push(&"room", 0, Some(event("a", 10, 1, false)), now);
+        merge.set_at_end(&"room", true, now);
+        release(&mut merge, &mut out);
+        merge.push(&"floor", 2, Some(event("a", 10, 0, false)), now);
+        merge.push(&"floor", 3, Some(event("b", 20, 0, false)), now);
+        merge.set_at_end(&"floor", true, now);
+        release(&mut merge, &mut out);
+        let changes: Vec<usize> = out.iter().map(|t| t.changes.len()).collect();
+        assert_eq!(changes, vec![1, 1, 1], "the late event is applied once");
+        assert_eq!(assembler.late(), 1);
+        assert_eq!(assembler.duplicates(), 2);
+    }
+
+    #[test]
+    fn an_event_before_the_forgotten_positions_is_handed_back() {
+        let mut assembler = TransactionAssembler::new(Arc::from("dbz"), 2);
+        let mut out = Vec::new();
+        for pos in [10, 20, 30] {
+            let _ = assembler.push(event("t", pos, 0, false), &mut out);
+            assembler.flush(&mut out);
+        }
+        assert!(matches!(
+            assembler.push(event("t", 20, 0, false), &mut out),
+            Pushed::Duplicate
+        ));
+        assert!(matches!(
+            assembler.push(event("t", 10, 0, false), &mut out),
+            Pushed::Forgotten(_)
+        ));
+        assert!(matches!(
+            assembler.push(event("t", 5, 0, false), &mut out),
+            Pushed::Forgotten(_)
+        ));
+        assert!(matches!(
+            assembler.push(event("t", 25, 0, false), &mut out),
+            Pushed::Taken
+        ));
+    }
+
+    #[test]
     fn a_snapshot_is_one_transaction_in_parts() {
-        let mut assembler = TransactionAssembler::new(Arc::from("dbz"));
+        let mut assembler = TransactionAssembler::new(Arc::from("dbz"), 16);
         let mut out = Vec::new();
         for i in 0..(PART as u64 + 10) {
-            assembler.push(event("ignored", 5, i, true), &mut out);
+            assert!(matches!(
+                assembler.push(event("ignored", 5, i, true), &mut out),
+                Pushed::Taken
+            ));
         }
         let mut last = event("ignored", 5, 0, true);
         last.last_of_snapshot = true;
-        assembler.push(last, &mut out);
+        let _ = assembler.push(last, &mut out);
         assert_eq!(out.len(), 2);
         assert!(out[0].more_follows && !out[1].more_follows);
         assert_eq!(

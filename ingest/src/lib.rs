@@ -17,7 +17,9 @@ pub mod reclock;
 pub mod validate;
 pub mod value;
 
-pub use assemble::{MergedTransaction, OrderedMerge, TransactionAssembler};
+pub use assemble::{
+    MergedTransaction, OrderedMerge, Pushed, TransactionAssembler, DEFAULT_DEDUP_WINDOW,
+};
 pub use catalog::{ColumnSchema, SqlType, TableId, TableSchema};
 pub use change::{now_ms, RowChange, SourceId, SourcePosition, Transaction};
 pub use deadletter::{DeadLetter, DeadLetterLog};

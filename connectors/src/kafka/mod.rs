@@ -4,8 +4,9 @@
 //!   (Debezium's MySQL connector, JSON converter with or without schemas). The events of one
 //!   source transaction are spread over one topic per table; an [`OrderedMerge`] puts them back
 //!   into binlog order and releases a transaction once every partition has moved past it or
-//!   is read to its end, and the [`TransactionAssembler`] makes it one engine transaction and
-//!   skips re-delivered events. Offsets are committed (to the consumer group) only for what the
+//!   is read to its end a grace period after the transaction's last event was read, and the
+//!   [`TransactionAssembler`] makes it one engine transaction, skips re-delivered events and
+//!   applies events that arrive after their transaction was released. Offsets are committed (to the consumer group) only for what the
 //!   engine has applied.
 //! - [`KafkaSink`] writes every served view's changes to `<prefix>.views.<view>`.
 //!

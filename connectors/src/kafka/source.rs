@@ -18,8 +18,8 @@ use twinflow_ingest::decode::debezium::{
     decode_event, decode_transaction_end, ChangeEvent, DecimalMode,
 };
 use twinflow_ingest::{
-    now_ms, DeadLetter, DeadLetterLog, OrderedMerge, SourcePosition, TableId, Transaction,
-    TransactionAssembler,
+    now_ms, DeadLetter, DeadLetterLog, OrderedMerge, Pushed, SourcePosition, TableId, Transaction,
+    TransactionAssembler, DEFAULT_DEDUP_WINDOW,
 };
 
 use crate::status::{ConnectorState, ConnectorStatus};
@@ -38,9 +38,37 @@ pub struct KafkaSourceConfig {
     /// How DECIMAL values arrive in messages without schemas.
     #[serde(default)]
     pub decimals: DecimalMode,
+    /// Without the transaction metadata topic: how long after a transaction's last event was
+    /// read a partition read to its end is taken to hold none of its events. Events arriving
+    /// later still are applied as a transaction of their own (counted as `late_events`).
+    #[serde(default = "default_transaction_grace_ms")]
+    pub transaction_grace_ms: u64,
+    /// How many applied events are remembered, by binlog position, to skip re-deliveries.
+    #[serde(default = "default_dedup_window")]
+    pub dedup_window: usize,
+}
+
+fn default_transaction_grace_ms() -> u64 {
+    100
+}
+
+fn default_dedup_window() -> usize {
+    DEFAULT_DEDUP_WINDOW
 }
 
 impl KafkaSourceConfig {
+    /// Reading `prefix`'s topics from `brokers`, everything else by default.
+    pub fn new(brokers: impl Into<String>, prefix: impl Into<String>) -> Self {
+        KafkaSourceConfig {
+            brokers: brokers.into(),
+            prefix: prefix.into(),
+            group: None,
+            decimals: DecimalMode::default(),
+            transaction_grace_ms: default_transaction_grace_ms(),
+            dedup_window: default_dedup_window(),
+        }
+    }
+
     /// The source's name: `kafka:<prefix>`.
     pub fn source_name(&self) -> String {
         format!("kafka:{}", self.prefix)
@@ -122,10 +150,11 @@ pub async fn run_kafka_source(
         }
         None => BTreeMap::new(),
     };
-    let mut merge: OrderedMerge<Partition> = OrderedMerge::default();
+    let mut merge: OrderedMerge<Partition> =
+        OrderedMerge::new(Duration::from_millis(config.transaction_grace_ms));
     // The transaction metadata topic's partitions and the offset read in each.
     let mut metadata: BTreeMap<Partition, i64> = BTreeMap::new();
-    let mut assembler = TransactionAssembler::new(name.clone());
+    let mut assembler = TransactionAssembler::new(name.clone(), config.dedup_window);
     let mut high: BTreeMap<Partition, i64> = BTreeMap::new();
     let mut discovered: Option<Instant> = None;
     let mut checked_ends = Instant::now();
@@ -170,7 +199,7 @@ pub async fn run_kafka_source(
                         }
                     } else {
                         let event = decode(&name, &config, &message, &dead_letters);
-                        merge.push(&partition, offset, event);
+                        merge.push(&partition, offset, event, Instant::now());
                     }
                 }
                 Err(err) => {
@@ -189,7 +218,9 @@ pub async fn run_kafka_source(
         while let Some(merged) = merge.next_transaction() {
             let mut txns = Vec::new();
             for event in merged.events {
-                assembler.push(event, &mut txns);
+                if let Pushed::Forgotten(letter) = assembler.push(event, &mut txns) {
+                    dead_letters.record(*letter);
+                }
             }
             assembler.flush(&mut txns);
             for mut txn in txns {
@@ -241,7 +272,7 @@ pub async fn run_kafka_source(
         }
         if reported.elapsed() >= REPORT_EVERY {
             reported = Instant::now();
-            report_partitions(&status, &merge, &high);
+            report_partitions(&status, &merge, &high, &assembler);
         }
     }
     status.set_state(ConnectorState::Stopped);
@@ -333,7 +364,7 @@ fn refresh_ends(
         });
         if let Ok((_, high_watermark)) = watermark {
             let next = read.get(&partition).copied().unwrap_or(0);
-            merge.set_at_end(&partition, next >= high_watermark);
+            merge.set_at_end(&partition, next >= high_watermark, Instant::now());
             high.insert(partition, high_watermark);
         }
     }
@@ -373,11 +404,13 @@ fn dead_letter(
     log.record(DeadLetter::new(name, position, None, reason, event));
 }
 
-/// Per partition: the offset read, the high watermark, the lag in messages.
+/// Per partition: the offset read, the high watermark, the lag in messages; and the events
+/// skipped as re-deliveries or applied late.
 fn report_partitions(
     status: &ConnectorStatus,
     merge: &OrderedMerge<Partition>,
     high: &BTreeMap<Partition, i64>,
+    assembler: &TransactionAssembler,
 ) {
     let partitions: Vec<serde_json::Value> = merge
         .read_offsets()
@@ -392,7 +425,11 @@ fn report_partitions(
             })
         })
         .collect();
-    status.set_details(serde_json::json!({ "partitions": partitions }));
+    status.set_details(serde_json::json!({
+        "partitions": partitions,
+        "duplicate_events": assembler.duplicates(),
+        "late_events": assembler.late(),
+    }));
 }
 
 /// Commits the offsets of an applied position to the consumer group.

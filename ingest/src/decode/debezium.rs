@@ -67,6 +67,28 @@ pub struct EventPosition {
     pub row: u64,
 }
 
+impl EventPosition {
+    /// The position as one number that orders like the binlog: the file's sequence number
+    /// (the digits after its last `.`), the offset in the file, the row. Two events share it
+    /// only if they share file number, offset and row.
+    pub fn ordinal(&self) -> u128 {
+        let file_number = self
+            .file
+            .rsplit_once('.')
+            .and_then(|(_, digits)| digits.parse::<u32>().ok())
+            .unwrap_or_else(|| fallback_file_number(&self.file));
+        let row = u32::try_from(self.row).unwrap_or(u32::MAX);
+        (u128::from(file_number) << 96) | (u128::from(self.pos) << 32) | u128::from(row)
+    }
+}
+
+/// A stable number for a binlog file name without a numeric suffix (not a MySQL name).
+fn fallback_file_number(file: &str) -> u32 {
+    file.bytes().fold(0x811c_9dc5u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    })
+}
+
 /// One decoded change event.
 #[derive(Clone, Debug)]
 pub struct ChangeEvent {
