@@ -14,6 +14,8 @@ pub mod status;
 
 pub use debezium_file::{run_debezium_file, DebeziumFileConfig};
 pub use generator::{run_generator, ChangeMix, GeneratorConfig, OrgGenerator, Snapshot};
-pub use kafka::{run_kafka_source, KafkaSink, KafkaSinkConfig, KafkaSourceConfig, ViewChange};
+pub use kafka::{
+    read_view_topic, run_kafka_source, KafkaSink, KafkaSinkConfig, KafkaSourceConfig, ViewChange,
+};
 pub use mysql::{run_mysql_source, MySqlConfig};
 pub use status::{ConnectorReport, ConnectorState, ConnectorStatus};

@@ -21,5 +21,5 @@
 mod sink;
 mod source;
 
-pub use sink::{KafkaSink, KafkaSinkConfig, ViewChange};
+pub use sink::{read_view_topic, KafkaSink, KafkaSinkConfig, ViewChange};
 pub use source::{run_kafka_source, KafkaSourceConfig};

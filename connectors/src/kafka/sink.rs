@@ -2,14 +2,17 @@
 //! view key, the row as the value or a tombstone for a deleted key (compaction keeps the
 //! latest row per key), the `as_of` in a header; an idempotent producer.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::error::KafkaError;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::Deserialize;
 
 /// Where view changes go.
@@ -71,6 +74,14 @@ impl KafkaSink {
         format!("{}.views.{view}", self.config.prefix)
     }
 
+    /// What `view`'s topic holds now: the latest row of every key not deleted since.
+    pub async fn current_rows(&self, view: &str) -> KafkaResult<BTreeMap<String, String>> {
+        let (brokers, topic) = (self.config.brokers.clone(), self.topic(view));
+        tokio::task::spawn_blocking(move || read_view_topic(&brokers, &topic, READ_TIMEOUT))
+            .await
+            .map_err(|_| KafkaError::Canceled)?
+    }
+
     /// Writes the changes of `view` at `as_of`, in order, and waits until the broker has them.
     pub async fn send(
         &self,
@@ -104,4 +115,61 @@ impl KafkaSink {
         }
         Ok(())
     }
+}
+
+/// How long reading a view topic to its end may take.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Reads every partition of a view topic from its beginning to its end, as any consumer
+/// rebuilding the view would: the latest row per key, keys whose latest message is a
+/// tombstone left out. Blocking.
+pub fn read_view_topic(
+    brokers: &str,
+    topic: &str,
+    timeout: Duration,
+) -> KafkaResult<BTreeMap<String, String>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "twinflow-view-reader")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+    let mut assignment = TopicPartitionList::new();
+    let mut remaining = BTreeMap::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        let (low, high) = consumer.fetch_watermarks(topic, partition.id(), timeout)?;
+        if high > low {
+            assignment.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
+            remaining.insert(partition.id(), high);
+        }
+    }
+    let mut latest = BTreeMap::new();
+    if remaining.is_empty() {
+        return Ok(latest);
+    }
+    consumer.assign(&assignment)?;
+    let deadline = Instant::now() + timeout;
+    while !remaining.is_empty() {
+        if Instant::now() >= deadline {
+            return Err(KafkaError::MessageConsumption(
+                rdkafka::types::RDKafkaErrorCode::OperationTimedOut,
+            ));
+        }
+        let Some(message) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let message = message?;
+        if remaining
+            .get(&message.partition())
+            .is_some_and(|&high| message.offset() + 1 >= high)
+        {
+            remaining.remove(&message.partition());
+        }
+        let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+        match message.payload() {
+            Some(row) => latest.insert(key, String::from_utf8_lossy(row).into_owned()),
+            None => latest.remove(&key),
+        };
+    }
+    Ok(latest)
 }
