@@ -214,7 +214,7 @@ fn main() -> anyhow::Result<()> {
         Vec::new(),
         None,
     ));
-    let router = twinflow_serve::router(pipeline.state(), info);
+    let router = twinflow_serve::router(pipeline.state(), info, None);
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let address = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

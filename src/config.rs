@@ -47,6 +47,9 @@ pub struct RunConfig {
     pub data_dir: Option<PathBuf>,
     /// Seconds between checkpoints.
     pub checkpoint_interval_s: Option<f64>,
+    /// The bearer token of the operator endpoints (`/v1/connectors`);
+    /// `TWINFLOW_OPERATOR_TOKEN` takes precedence.
+    pub operator_token: Option<String>,
 }
 
 impl RunConfig {

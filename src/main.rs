@@ -218,6 +218,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         sources: vec![generator],
         sink: None,
         durability,
+        operator_token: operator_token(None),
         banner,
     })
     .await
@@ -281,6 +282,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         sources,
         sink: config.kafka_sink,
         durability,
+        operator_token: operator_token(config.operator_token),
         banner,
     })
     .await
@@ -338,7 +340,17 @@ struct EngineSpec {
     sources: Vec<SourceSpec>,
     sink: Option<KafkaSinkConfig>,
     durability: Option<DurabilityConfig>,
+    /// The bearer token of the operator endpoints; `None` keeps them closed.
+    operator_token: Option<String>,
     banner: String,
+}
+
+/// The operator token: `TWINFLOW_OPERATOR_TOKEN` if set and not empty, else the config's.
+fn operator_token(configured: Option<String>) -> Option<String> {
+    std::env::var("TWINFLOW_OPERATOR_TOKEN")
+        .ok()
+        .or(configured)
+        .filter(|token| !token.is_empty())
 }
 
 /// Starts the pipeline and the sources (each resuming from the restored checkpoint's position
@@ -350,6 +362,7 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
         sources,
         sink,
         durability,
+        operator_token,
         banner,
     } = spec;
     let config = PipelineConfig {
@@ -479,7 +492,7 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
         connectors,
         pipeline.checkpoint_stats(),
     ));
-    let router = twinflow_serve::router(pipeline.state(), info);
+    let router = twinflow_serve::router(pipeline.state(), info, operator_token);
     twinflow_serve::serve(listener, router, termination())
         .await
         .context("serving the API")?;

@@ -45,7 +45,13 @@ impl EngineInfo for PipelineInfo {
     fn connectors(&self) -> Vec<serde_json::Value> {
         self.connectors
             .iter()
-            .map(|c| serde_json::to_value(c.report()).unwrap_or_default())
+            .map(|c| {
+                let report = c.report();
+                let dead_letters = self.dead_letters.total_for(&report.name);
+                let mut value = serde_json::to_value(report).unwrap_or_default();
+                value["dead_letters"] = dead_letters.into();
+                value
+            })
             .collect()
     }
 

@@ -57,7 +57,7 @@ fn served_views_equal_the_oracle_over_http() {
         Vec::new(),
         None,
     ));
-    let router = twinflow_serve::router(pipeline.state(), info);
+    let router = twinflow_serve::router(pipeline.state(), info, None);
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");

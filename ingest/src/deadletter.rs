@@ -1,6 +1,6 @@
 //! The dead-letter record: change events that could not be applied, with their reason.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -50,7 +50,14 @@ impl DeadLetter {
 pub struct DeadLetterLog {
     capacity: usize,
     total: AtomicU64,
-    recent: Mutex<VecDeque<DeadLetter>>,
+    recent: Mutex<Recent>,
+}
+
+#[derive(Debug, Default)]
+struct Recent {
+    letters: VecDeque<DeadLetter>,
+    /// Letters ever recorded, per source.
+    per_source: HashMap<String, u64>,
 }
 
 impl DeadLetterLog {
@@ -59,7 +66,7 @@ impl DeadLetterLog {
         DeadLetterLog {
             capacity,
             total: AtomicU64::new(0),
-            recent: Mutex::new(VecDeque::new()),
+            recent: Mutex::new(Recent::default()),
         }
     }
 
@@ -68,10 +75,11 @@ impl DeadLetterLog {
         tracing::warn!(source = %letter.source, position = %letter.position, "dead letter: {}", letter.reason);
         self.total.fetch_add(1, Ordering::Relaxed);
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        if recent.len() == self.capacity {
-            recent.pop_front();
+        *recent.per_source.entry(letter.source.clone()).or_default() += 1;
+        if recent.letters.len() == self.capacity {
+            recent.letters.pop_front();
         }
-        recent.push_back(letter);
+        recent.letters.push_back(letter);
     }
 
     /// How many letters were ever recorded.
@@ -79,11 +87,18 @@ impl DeadLetterLog {
         self.total.load(Ordering::Relaxed)
     }
 
+    /// How many letters `source` ever recorded.
+    pub fn total_for(&self, source: &str) -> u64 {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.per_source.get(source).copied().unwrap_or(0)
+    }
+
     /// The retained letters, oldest first.
     pub fn recent(&self) -> Vec<DeadLetter> {
         self.recent
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .letters
             .iter()
             .cloned()
             .collect()

@@ -64,6 +64,15 @@ pub enum ApiError {
     /// The route exists but not with this method (405).
     #[error("method {0} is not allowed here: use GET")]
     MethodNotAllowed(Method),
+    /// An operator endpoint without the operator token (401).
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// An operator endpoint with a token that is not the operator's (403).
+    #[error("the bearer token is not the operator token")]
+    Forbidden,
+    /// No connector has that name (404).
+    #[error("unknown connector `{0}`: see GET /v1/connectors")]
+    UnknownConnector(String),
     /// Something that should not happen (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -73,7 +82,11 @@ impl ApiError {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::UnknownView(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::UnknownView(_) | ApiError::UnknownConnector(_) | ApiError::NoRoute(_) => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::CursorExpired(_) => StatusCode::GONE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotUpgradable { status, .. } => *status,
@@ -101,13 +114,20 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!("{self}");
         }
-        (
+        let mut response = (
             status,
             Json(ErrorBody {
                 error: self.to_string(),
             }),
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }
 

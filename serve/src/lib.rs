@@ -32,6 +32,7 @@ mod catalog;
 mod error;
 mod json;
 mod metrics;
+mod operator;
 mod query;
 mod read;
 mod status;
@@ -77,8 +78,12 @@ pub(crate) mod routes {
     pub const METRICS: &str = "/metrics";
     /// Recent dead letters.
     pub const DEAD_LETTERS: &str = "/v1/deadletters";
+    /// The connectors (operator).
+    pub const CONNECTORS: &str = "/v1/connectors";
+    /// One connector (operator).
+    pub const CONNECTOR: &str = "/v1/connectors/{name}";
     /// Every route, in the order request counters are kept.
-    pub const ALL: [&str; 7] = [
+    pub const ALL: [&str; 9] = [
         CATALOG,
         VIEW,
         SUBSCRIBE,
@@ -86,6 +91,8 @@ pub(crate) mod routes {
         HEALTH,
         METRICS,
         DEAD_LETTERS,
+        CONNECTORS,
+        CONNECTOR,
     ];
 }
 
@@ -101,11 +108,12 @@ struct Inner {
     started: Instant,
     pages: cache::PageCache,
     http: metrics::HttpCounters,
+    operator_token: Option<String>,
 }
 
 impl AppState {
     /// Shared state for the handlers over `state`, reporting `info`.
-    fn new(state: ServedState, info: Arc<dyn EngineInfo>) -> Self {
+    fn new(state: ServedState, info: Arc<dyn EngineInfo>, operator_token: Option<String>) -> Self {
         AppState {
             inner: Arc::new(Inner {
                 state,
@@ -113,8 +121,13 @@ impl AppState {
                 started: Instant::now(),
                 pages: cache::PageCache::new(),
                 http: metrics::HttpCounters::new(),
+                operator_token,
             }),
         }
+    }
+
+    pub(crate) fn operator_token(&self) -> Option<&str> {
+        self.inner.operator_token.as_deref()
     }
 
     pub(crate) fn state(&self) -> &ServedState {
@@ -138,9 +151,21 @@ impl AppState {
     }
 }
 
-/// The whole API over `state`, reporting `info` in status and metrics.
-pub fn router(state: ServedState, info: Arc<dyn EngineInfo>) -> Router {
-    let app = AppState::new(state, info);
+/// The whole API over `state`, reporting `info` in status and metrics. The operator
+/// endpoints take `operator_token` as a bearer token; without one they refuse every request.
+pub fn router(
+    state: ServedState,
+    info: Arc<dyn EngineInfo>,
+    operator_token: Option<String>,
+) -> Router {
+    let app = AppState::new(state, info, operator_token);
+    let operator = Router::new()
+        .route(routes::CONNECTORS, get(operator::list))
+        .route(routes::CONNECTOR, get(operator::one))
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            operator::require_token,
+        ));
     Router::new()
         .route(routes::CATALOG, get(catalog::list))
         .route(routes::VIEW, get(read::view))
@@ -149,6 +174,7 @@ pub fn router(state: ServedState, info: Arc<dyn EngineInfo>) -> Router {
         .route(routes::HEALTH, get(status::healthz))
         .route(routes::METRICS, get(metrics::render))
         .route(routes::DEAD_LETTERS, get(status::dead_letters))
+        .merge(operator)
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

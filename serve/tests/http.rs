@@ -10,7 +10,7 @@ use std::time::Duration;
 use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_ipc::reader::StreamReader;
 use arrow_schema::DataType;
-use common::{request, room, row_json, Server};
+use common::{request, request_with, room, row_json, Server, OPERATOR_TOKEN};
 use hyper::Method;
 use serde_json::{json, Map, Value};
 use twinflow_views::{Datum, Row, StateConfig, ViewId};
@@ -490,4 +490,48 @@ async fn status_health_and_metrics() {
         .filter_map(|l| l.strip_prefix("# TYPE "))
         .collect();
     assert!(families.len() >= 8, "{families:?}");
+}
+
+/// The operator endpoints need the operator's bearer token: none → 401 (with a Bearer
+/// challenge), another → 403, the right one → the connectors; an unknown connector → 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectors_need_the_operator_token() {
+    let server = Server::start(StateConfig::default()).await;
+    for path in ["/v1/connectors", "/v1/connectors/mysql-main"] {
+        let reply = request(server.addr, Method::GET, path).await;
+        reply.assert_error(401, "Authorization: Bearer");
+        assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
+        let reply = request_with(
+            server.addr,
+            Method::GET,
+            path,
+            &[("authorization", "Basic b3BlcmF0b3I6c2VjcmV0")],
+        )
+        .await;
+        reply.assert_error(401, "Authorization: Bearer");
+        let wrong = request_with(
+            server.addr,
+            Method::GET,
+            path,
+            &[("authorization", "Bearer operator-secreT")],
+        )
+        .await;
+        wrong.assert_error(403, "not the operator token");
+    }
+    let bearer = format!("Bearer {OPERATOR_TOKEN}");
+    let auth = [("authorization", bearer.as_str())];
+    let all = request_with(server.addr, Method::GET, "/v1/connectors", &auth).await;
+    assert_eq!(all.status, 200);
+    assert_eq!(all.json()["connectors"][0]["name"], "mysql-main");
+    let one = request_with(server.addr, Method::GET, "/v1/connectors/mysql-main", &auth).await;
+    assert_eq!(one.status, 200);
+    assert_eq!(one.json()["state"], "streaming");
+    request_with(server.addr, Method::GET, "/v1/connectors/nope", &auth)
+        .await
+        .assert_error(404, "unknown connector `nope`");
+    // Reading views needs no token.
+    assert_eq!(
+        request(server.addr, Method::GET, "/v1/views").await.status,
+        200
+    );
 }

@@ -37,6 +37,9 @@ pub async fn within<T>(future: impl Future<Output = T>) -> T {
 /// Fixed engine counters.
 pub struct Info;
 
+/// The operator token the test server accepts.
+pub const OPERATOR_TOKEN: &str = "operator-secret";
+
 impl EngineInfo for Info {
     fn dead_letter_count(&self) -> u64 {
         7
@@ -80,7 +83,11 @@ impl Server {
     pub fn start_on(listener: TcpListener, config: StateConfig) -> Server {
         let addr = listener.local_addr().expect("local addr");
         let (state, writer) = ServedState::new(config);
-        let router = twinflow_serve::router(state.clone(), Arc::new(Info));
+        let router = twinflow_serve::router(
+            state.clone(),
+            Arc::new(Info),
+            Some(OPERATOR_TOKEN.to_string()),
+        );
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(twinflow_serve::serve(listener, router, async move {
             let _ = stopped.await;
@@ -255,18 +262,30 @@ impl Reply {
 
 /// One request on a fresh connection.
 pub async fn request(addr: SocketAddr, method: Method, path: &str) -> Reply {
+    request_with(addr, method, path, &[]).await
+}
+
+/// One request with extra `headers` on a fresh connection.
+pub async fn request_with(
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
     within(async {
         let stream = TcpStream::connect(addr).await.expect("connect");
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .expect("handshake");
         tokio::spawn(connection);
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(method)
             .uri(path)
-            .header(HOST, "localhost")
-            .body(Empty::<Bytes>::new())
-            .expect("request");
+            .header(HOST, "localhost");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Empty::<Bytes>::new()).expect("request");
         let response = sender.send_request(request).await.expect("response");
         let (parts, body) = response.into_parts();
         let body = body.collect().await.expect("body").to_bytes();
