@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod durability;
+pub mod operator_cli;
 pub mod pipeline;
 pub mod sink;
 pub mod status;

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 use twinflow::config::RunConfig;
 use twinflow::durability::DurabilityConfig;
+use twinflow::operator_cli;
 use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow::sink::run_view_sink;
 use twinflow::status::{applied_positions, checkpointed_positions, PipelineInfo};
@@ -44,6 +45,26 @@ enum Command {
     /// Compares a running engine's views with views.sql evaluated on its MySQL/MariaDB source;
     /// exits 0 only when every view is equal.
     Verify(VerifyArgs),
+    /// Operates a running engine's connectors through its REST API (the operator token is
+    /// read from TWINFLOW_OPERATOR_TOKEN).
+    #[command(subcommand)]
+    Connectors(ConnectorsCommand),
+}
+
+#[derive(Subcommand, Clone)]
+enum ConnectorsCommand {
+    /// Lists the connectors: state, changes read, rate, errors, dead letters, position.
+    List(ConnectorsListArgs),
+}
+
+#[derive(Parser, Clone)]
+struct ConnectorsListArgs {
+    /// The engine, `http://HOST:PORT`.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Parser, Clone)]
@@ -185,6 +206,12 @@ fn main() -> anyhow::Result<()> {
         Command::Verify(args) => {
             let equal = runtime.block_on(verify(args))?;
             std::process::exit(if equal { 0 } else { 1 });
+        }
+        Command::Connectors(ConnectorsCommand::List(args)) => {
+            let token = std::env::var("TWINFLOW_OPERATOR_TOKEN")
+                .context("set TWINFLOW_OPERATOR_TOKEN to the engine's operator token")?;
+            print!("{}", operator_cli::list(&args.url, &token, args.json)?);
+            Ok(())
         }
     }
 }
@@ -410,11 +437,14 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
                     Some(SourcePosition::Generator { seq }) => Some(seq),
                     _ => None,
                 };
+                let status = Arc::new(ConnectorStatus::new("generator", "generator"));
+                connectors.push(status.clone());
                 tasks.push(tokio::spawn(run_generator(
                     generator,
                     resume,
                     rate,
                     pipeline.sources(),
+                    status,
                     stopped(stop_rx.clone()),
                 )));
             }

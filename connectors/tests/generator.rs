@@ -629,7 +629,7 @@ async fn run_generator_keeps_the_rate() {
     let snapshot_parts = gen.snapshot().count();
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run_generator(gen, None, 20_000.0, tx, async {
+    let task = tokio::spawn(run_generator(gen, None, 20_000.0, tx, status(), async {
         let _ = stopped.await;
     }));
     for _ in 0..snapshot_parts {
@@ -668,8 +668,15 @@ async fn run_generator_stops_when_the_receiver_goes() {
     drop(rx);
     let done = tokio::time::timeout(
         Duration::from_secs(5),
-        run_generator(gen, None, 0.0, tx, std::future::pending()),
+        run_generator(gen, None, 0.0, tx, status(), std::future::pending()),
     )
     .await;
     assert!(done.is_ok());
+}
+
+fn status() -> std::sync::Arc<twinflow_connectors::ConnectorStatus> {
+    std::sync::Arc::new(twinflow_connectors::ConnectorStatus::new(
+        "generator",
+        "generator",
+    ))
 }

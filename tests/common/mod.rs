@@ -293,17 +293,23 @@ impl Engine {
     }
 
     pub fn start_with(args: &[&str]) -> Engine {
+        Engine::start_command("run", args, &[])
+    }
+
+    /// `twinflow <command> <args>` with `env` added to its environment.
+    pub fn start_command(command: &str, args: &[&str], env: &[(&str, &str)]) -> Engine {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_twinflow"))
-            .arg("run")
+            .arg(command)
             .args(args)
             .args(["--workers", "2"])
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("twinflow starts");

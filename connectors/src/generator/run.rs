@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::{pin, Pin};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::error::TrySendError;
@@ -9,6 +10,7 @@ use tokio::sync::mpsc::Sender;
 use twinflow_ingest::{now_ms, Transaction};
 
 use super::OrgGenerator;
+use crate::status::{ConnectorState, ConnectorStatus};
 
 /// The shortest sleep: bursts gather what falls due meanwhile (timers are millisecond-grained).
 const MIN_SLEEP: Duration = Duration::from_millis(1);
@@ -28,24 +30,42 @@ const YIELD_EVERY: u32 = 256;
 ///
 /// The rate is kept on average: changes due since the start are sent in bursts between short
 /// sleeps. After a stall (full channel), at most a quarter second's worth is caught up.
+///
+/// `status` shows the state (snapshotting, streaming, stopped) and what was sent.
 pub async fn run_generator(
+    gen: OrgGenerator,
+    resume_after: Option<u64>,
+    rate: f64,
+    tx: Sender<Transaction>,
+    status: Arc<ConnectorStatus>,
+    shutdown: impl Future<Output = ()>,
+) {
+    stream(gen, resume_after, rate, tx, &status, shutdown).await;
+    status.set_state(ConnectorState::Stopped);
+}
+
+async fn stream(
     mut gen: OrgGenerator,
     resume_after: Option<u64>,
     rate: f64,
     tx: Sender<Transaction>,
+    status: &ConnectorStatus,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut shutdown = pin!(shutdown);
     match resume_after {
         Some(seq) => gen.resume_after(seq),
         None => {
+            status.set_state(ConnectorState::Snapshotting);
             for part in gen.snapshot() {
+                status.read(part.changes.len(), &part.position);
                 if !send(&tx, part, shutdown.as_mut()).await {
                     return;
                 }
             }
         }
     }
+    status.set_state(ConnectorState::Streaming);
     let mut pacer = Pacer::new(rate);
     let mut since_yield = 0;
     loop {
@@ -58,6 +78,7 @@ pub async fn run_generator(
         }
         let mut txn = gen.next_transaction();
         pacer.sent += txn.changes.len() as u64;
+        status.read(txn.changes.len(), &txn.position);
         txn.commit_time_ms = now_ms();
         match tx.try_send(txn) {
             Ok(()) => {}

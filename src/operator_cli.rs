@@ -1,0 +1,118 @@
+//! `twinflow connectors ...`: the operator's command line over the engine's REST API
+//! (`/v1/connectors`), a table for people or the API's JSON for scripts.
+
+use anyhow::{bail, Context};
+
+/// The columns of the connector table: header and the status field shown.
+const COLUMNS: [(&str, &str); 8] = [
+    ("NAME", "name"),
+    ("KIND", "kind"),
+    ("STATE", "state"),
+    ("CHANGES", "changes"),
+    ("TX/S", "transactions_per_s"),
+    ("ERRORS", "errors"),
+    ("DEAD LETTERS", "dead_letters"),
+    ("POSITION", "read_position"),
+];
+
+/// Lists the connectors of the engine at `url` with the operator `token`: the JSON the API
+/// returned when `json`, else a table.
+pub fn list(url: &str, token: &str, json: bool) -> anyhow::Result<String> {
+    let body = get(
+        &format!("{}/v1/connectors", url.trim_end_matches('/')),
+        token,
+    )?;
+    if json {
+        return Ok(serde_json::to_string_pretty(&body)?);
+    }
+    let connectors = body["connectors"]
+        .as_array()
+        .context("the answer has no `connectors` list")?;
+    Ok(table(connectors))
+}
+
+/// GETs `url` as the operator; a refusal becomes an error with the server's reason.
+fn get(url: &str, token: &str) -> anyhow::Result<serde_json::Value> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .get(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .with_context(|| format!("GET {url}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response
+        .body_mut()
+        .read_json()
+        .with_context(|| format!("reading the JSON of {url} ({status})"))?;
+    if !status.is_success() {
+        let reason = body["error"].as_str().unwrap_or("no reason given");
+        bail!("GET {url}: {status}: {reason}");
+    }
+    Ok(body)
+}
+
+/// The connectors as a table, one line each, columns padded to their widest cell.
+fn table(connectors: &[serde_json::Value]) -> String {
+    let rows: Vec<Vec<String>> =
+        std::iter::once(COLUMNS.map(|(header, _)| header.to_string()).to_vec())
+            .chain(connectors.iter().map(|connector| {
+                COLUMNS
+                    .iter()
+                    .map(|(_, field)| cell(&connector[*field]))
+                    .collect()
+            }))
+            .collect();
+    let widths: Vec<usize> = (0..COLUMNS.len())
+        .map(|i| {
+            rows.iter()
+                .map(|row| row[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|row| {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(cell, width)| format!("{cell:<width$}"))
+                .collect();
+            cells.join("  ").trim_end().to_string() + "\n"
+        })
+        .collect()
+}
+
+/// A JSON value as a table cell: numbers rounded to one decimal, nothing as `-`.
+fn cell(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "-".to_string(),
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Number(n) if n.is_f64() => format!("{:.1}", n.as_f64().unwrap_or(0.0)),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_pads_columns_and_marks_missing_values() {
+        let connectors = vec![
+            serde_json::json!({"name": "mysql://db:3306", "kind": "mysql", "state": "streaming",
+                "changes": 1200, "transactions_per_s": 12.345, "errors": 0, "dead_letters": 2,
+                "read_position": "mysql-bin.000003:4711"}),
+            serde_json::json!({"name": "gen", "kind": "generator", "state": "stopped",
+                "changes": 5, "transactions_per_s": 0.0, "errors": 1, "dead_letters": 0}),
+        ];
+        let text = table(&connectors);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with("NAME             KIND       STATE"));
+        assert!(lines[1].contains("12.3") && lines[1].ends_with("mysql-bin.000003:4711"));
+        assert!(lines[2].starts_with("gen  ") && lines[2].ends_with('-'));
+    }
+}

@@ -1,0 +1,106 @@
+//! The operator surface end to end, on the real binary: `/v1/connectors` behind the operator
+//! token, and `twinflow connectors list` talking to it.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::Engine;
+
+const TOKEN: &str = "e2e-operator-token";
+
+/// `twinflow connectors list <args>` against `engine`, with `token` in the environment.
+fn connectors_list(engine: &Engine, token: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_twinflow"));
+    command
+        .args(["connectors", "list", "--url", &engine.url])
+        .args(args)
+        .env_remove("TWINFLOW_OPERATOR_TOKEN")
+        .env("RUST_LOG", "warn");
+    if let Some(token) = token {
+        command.env("TWINFLOW_OPERATOR_TOKEN", token);
+    }
+    command.output().expect("the CLI runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn refused_with(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "succeeded: {stderr}");
+    assert!(stderr.contains(needle), "`{stderr}` lacks `{needle}`");
+}
+
+#[test]
+fn the_cli_lists_connectors_with_the_operator_token_and_is_refused_without_it() {
+    let engine = Engine::start_command(
+        "demo",
+        &["--scale", "2000", "--rate", "200"],
+        &[("TWINFLOW_OPERATOR_TOKEN", TOKEN)],
+    );
+    // The generator's connector shows up, streaming, with the changes it has read.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let listed = loop {
+        let listed: serde_json::Value =
+            serde_json::from_str(&stdout(&connectors_list(&engine, Some(TOKEN), &["--json"])))
+                .expect("JSON");
+        let first = &listed["connectors"][0];
+        if first["state"] == "streaming" && first["changes"].as_u64() > Some(0) {
+            break listed;
+        }
+        assert!(Instant::now() < deadline, "never streaming: {listed}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let connectors = listed["connectors"].as_array().expect("a list");
+    assert_eq!(connectors.len(), 1);
+    assert_eq!(connectors[0]["kind"], "generator");
+    assert_eq!(connectors[0]["dead_letters"], 0);
+    let table = stdout(&connectors_list(&engine, Some(TOKEN), &[]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("NAME"), "{table}");
+    assert!(
+        lines[1].contains("generator") && lines[1].contains("streaming"),
+        "{table}"
+    );
+
+    refused_with(
+        &connectors_list(&engine, Some("not-the-token"), &[]),
+        "403 Forbidden: the bearer token is not the operator token",
+    );
+    refused_with(
+        &connectors_list(&engine, None, &[]),
+        "TWINFLOW_OPERATOR_TOKEN",
+    );
+    let unknown = common::get(engine.addr(), "/v1/connectors/nope");
+    assert_eq!(unknown.status, 401, "no token, no answer, even for a 404");
+}
+
+/// `twinflow run` with no source is an empty engine; without an operator token its operator
+/// endpoints refuse everyone.
+#[test]
+fn an_engine_without_sources_serves_empty_views_and_without_a_token_no_operator_endpoints() {
+    let engine = Engine::start_command("run", &[], &[]);
+    for view in ["staffing", "occupancy", "skill_coverage"] {
+        let rows = engine.get(&format!("/v1/views/{view}"));
+        assert_eq!(rows["rows"], serde_json::json!([]), "{view}");
+    }
+    let refused = common::get(engine.addr(), "/v1/connectors");
+    assert_eq!(refused.status, 401);
+    let message = refused.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("disabled"), "{message}");
+    refused_with(
+        &connectors_list(&engine, Some("anything"), &[]),
+        "operator endpoints are disabled",
+    );
+}
