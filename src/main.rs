@@ -55,6 +55,18 @@ enum Command {
 enum ConnectorsCommand {
     /// Lists the connectors: state, changes read, rate, errors, dead letters, position.
     List(ConnectorsListArgs),
+    /// Holds a connector at its position: nothing more is read until it is resumed.
+    Pause(ConnectorArgs),
+    /// Lets a paused connector go on from where it stopped.
+    Resume(ConnectorArgs),
+}
+
+#[derive(Parser, Clone)]
+struct ConnectorArgs {
+    /// The connector's name (as `connectors list` shows it).
+    name: String,
+    #[command(flatten)]
+    engine: ConnectorsListArgs,
 }
 
 #[derive(Parser, Clone)]
@@ -207,10 +219,19 @@ fn main() -> anyhow::Result<()> {
             let equal = runtime.block_on(verify(args))?;
             std::process::exit(if equal { 0 } else { 1 });
         }
-        Command::Connectors(ConnectorsCommand::List(args)) => {
+        Command::Connectors(command) => {
             let token = std::env::var("TWINFLOW_OPERATOR_TOKEN")
                 .context("set TWINFLOW_OPERATOR_TOKEN to the engine's operator token")?;
-            print!("{}", operator_cli::list(&args.url, &token, args.json)?);
+            let output = match command {
+                ConnectorsCommand::List(args) => operator_cli::list(&args.url, &token, args.json)?,
+                ConnectorsCommand::Pause(ConnectorArgs { name, engine }) => {
+                    operator_cli::set_paused(&engine.url, &token, &name, true, engine.json)?
+                }
+                ConnectorsCommand::Resume(ConnectorArgs { name, engine }) => {
+                    operator_cli::set_paused(&engine.url, &token, &name, false, engine.json)?
+                }
+            };
+            print!("{output}");
             Ok(())
         }
     }

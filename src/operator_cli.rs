@@ -2,6 +2,7 @@
 //! (`/v1/connectors`), a table for people or the API's JSON for scripts.
 
 use anyhow::{bail, Context};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 /// The columns of the connector table: header and the status field shown.
 const COLUMNS: [(&str, &str); 8] = [
@@ -18,7 +19,8 @@ const COLUMNS: [(&str, &str); 8] = [
 /// Lists the connectors of the engine at `url` with the operator `token`: the JSON the API
 /// returned when `json`, else a table.
 pub fn list(url: &str, token: &str, json: bool) -> anyhow::Result<String> {
-    let body = get(
+    let body = call(
+        "GET",
         &format!("{}/v1/connectors", url.trim_end_matches('/')),
         token,
     )?;
@@ -31,17 +33,49 @@ pub fn list(url: &str, token: &str, json: bool) -> anyhow::Result<String> {
     Ok(table(connectors))
 }
 
-/// GETs `url` as the operator; a refusal becomes an error with the server's reason.
-fn get(url: &str, token: &str) -> anyhow::Result<serde_json::Value> {
+/// Pauses (`paused`) or resumes the connector `name` of the engine at `url`: its status
+/// afterwards, as JSON when `json`, else a table.
+pub fn set_paused(
+    url: &str,
+    token: &str,
+    name: &str,
+    paused: bool,
+    json: bool,
+) -> anyhow::Result<String> {
+    let action = if paused { "pause" } else { "resume" };
+    // The name is one path segment, whatever it holds (`mysql://host:port`).
+    let segment = utf8_percent_encode(name, NON_ALPHANUMERIC);
+    let url = format!(
+        "{}/v1/connectors/{segment}/{action}",
+        url.trim_end_matches('/')
+    );
+    let body = call("POST", &url, token)?;
+    if json {
+        return Ok(serde_json::to_string_pretty(&body)?);
+    }
+    Ok(table(std::slice::from_ref(&body)))
+}
+
+/// Sends `method` (GET or POST) to `url` as the operator; a refusal becomes an error with
+/// the server's reason.
+fn call(method: &str, url: &str, token: &str) -> anyhow::Result<serde_json::Value> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
-    let mut response = agent
-        .get(url)
-        .header("Authorization", &format!("Bearer {token}"))
-        .call()
-        .with_context(|| format!("GET {url}"))?;
+    let authorization = format!("Bearer {token}");
+    let sent = if method == "POST" {
+        agent
+            .post(url)
+            .header("Authorization", &authorization)
+            .send_empty()
+    } else {
+        agent
+            .get(url)
+            .header("Authorization", &authorization)
+            .call()
+    };
+    let mut response = sent.with_context(|| format!("{method} {url}"))?;
     let status = response.status();
     let body: serde_json::Value = response
         .body_mut()
@@ -49,7 +83,7 @@ fn get(url: &str, token: &str) -> anyhow::Result<serde_json::Value> {
         .with_context(|| format!("reading the JSON of {url} ({status})"))?;
     if !status.is_success() {
         let reason = body["error"].as_str().unwrap_or("no reason given");
-        bail!("GET {url}: {status}: {reason}");
+        bail!("{method} {url}: {status}: {reason}");
     }
     Ok(body)
 }

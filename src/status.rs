@@ -37,6 +37,17 @@ impl PipelineInfo {
     }
 }
 
+impl PipelineInfo {
+    /// A connector's report with its dead-letter count.
+    fn connector_json(&self, connector: &ConnectorStatus) -> serde_json::Value {
+        let report = connector.report();
+        let dead_letters = self.dead_letters.total_for(&report.name);
+        let mut value = serde_json::to_value(report).unwrap_or_default();
+        value["dead_letters"] = dead_letters.into();
+        value
+    }
+}
+
 impl EngineInfo for PipelineInfo {
     fn dead_letter_count(&self) -> u64 {
         self.dead_letters.total()
@@ -45,14 +56,19 @@ impl EngineInfo for PipelineInfo {
     fn connectors(&self) -> Vec<serde_json::Value> {
         self.connectors
             .iter()
-            .map(|c| {
-                let report = c.report();
-                let dead_letters = self.dead_letters.total_for(&report.name);
-                let mut value = serde_json::to_value(report).unwrap_or_default();
-                value["dead_letters"] = dead_letters.into();
-                value
-            })
+            .map(|c| self.connector_json(c))
             .collect()
+    }
+
+    fn set_connector_paused(&self, name: &str, paused: bool) -> Option<serde_json::Value> {
+        let connector = self.connectors.iter().find(|c| c.name() == name)?;
+        connector.set_paused(paused);
+        tracing::info!(
+            connector = name,
+            "{}",
+            if paused { "paused" } else { "resumed" }
+        );
+        Some(self.connector_json(connector))
     }
 
     fn dead_letters(&self) -> Vec<serde_json::Value> {

@@ -3,26 +3,12 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::Engine;
 
 const TOKEN: &str = "e2e-operator-token";
-
-/// `twinflow connectors list <args>` against `engine`, with `token` in the environment.
-fn connectors_list(engine: &Engine, token: Option<&str>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_twinflow"));
-    command
-        .args(["connectors", "list", "--url", &engine.url])
-        .args(args)
-        .env_remove("TWINFLOW_OPERATOR_TOKEN")
-        .env("RUST_LOG", "warn");
-    if let Some(token) = token {
-        command.env("TWINFLOW_OPERATOR_TOKEN", token);
-    }
-    command.output().expect("the CLI runs")
-}
 
 fn stdout(output: &Output) -> String {
     assert!(
@@ -49,9 +35,10 @@ fn the_cli_lists_connectors_with_the_operator_token_and_is_refused_without_it() 
     // The generator's connector shows up, streaming, with the changes it has read.
     let deadline = Instant::now() + Duration::from_secs(30);
     let listed = loop {
-        let listed: serde_json::Value =
-            serde_json::from_str(&stdout(&connectors_list(&engine, Some(TOKEN), &["--json"])))
-                .expect("JSON");
+        let listed: serde_json::Value = serde_json::from_str(&stdout(
+            &engine.connectors_cli(Some(TOKEN), &["list", "--json"]),
+        ))
+        .expect("JSON");
         let first = &listed["connectors"][0];
         if first["state"] == "streaming" && first["changes"].as_u64() > Some(0) {
             break listed;
@@ -63,7 +50,7 @@ fn the_cli_lists_connectors_with_the_operator_token_and_is_refused_without_it() 
     assert_eq!(connectors.len(), 1);
     assert_eq!(connectors[0]["kind"], "generator");
     assert_eq!(connectors[0]["dead_letters"], 0);
-    let table = stdout(&connectors_list(&engine, Some(TOKEN), &[]));
+    let table = stdout(&engine.connectors_cli(Some(TOKEN), &["list"]));
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("NAME"), "{table}");
     assert!(
@@ -72,12 +59,16 @@ fn the_cli_lists_connectors_with_the_operator_token_and_is_refused_without_it() 
     );
 
     refused_with(
-        &connectors_list(&engine, Some("not-the-token"), &[]),
+        &engine.connectors_cli(Some("not-the-token"), &["list"]),
         "403 Forbidden: the bearer token is not the operator token",
     );
     refused_with(
-        &connectors_list(&engine, None, &[]),
+        &engine.connectors_cli(None, &["list"]),
         "TWINFLOW_OPERATOR_TOKEN",
+    );
+    refused_with(
+        &engine.connectors_cli(Some(TOKEN), &["pause", "nope"]),
+        "404 Not Found: unknown connector `nope`",
     );
     let unknown = common::get(engine.addr(), "/v1/connectors/nope");
     assert_eq!(unknown.status, 401, "no token, no answer, even for a 404");
@@ -100,7 +91,7 @@ fn an_engine_without_sources_serves_empty_views_and_without_a_token_no_operator_
         .to_string();
     assert!(message.contains("disabled"), "{message}");
     refused_with(
-        &connectors_list(&engine, Some("anything"), &[]),
+        &engine.connectors_cli(Some("anything"), &["list"]),
         "operator endpoints are disabled",
     );
 }

@@ -76,7 +76,10 @@ pub async fn run_debezium_file(
         let next = tokio::select! {
             biased;
             () = shutdown.as_mut() => break,
-            next = tokio::time::timeout(IDLE, lines.next_line()) => next,
+            next = async {
+                status.unpaused().await;
+                tokio::time::timeout(IDLE, lines.next_line()).await
+            } => next,
         };
         let end = match next {
             // Quiet: what is open is complete as far as anyone can tell.

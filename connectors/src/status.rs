@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use tokio::sync::watch;
 
 /// What a connector is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -20,6 +21,8 @@ pub enum ConnectorState {
     Retrying,
     /// Stopped for good.
     Stopped,
+    /// Held at its position by an operator (reported instead of the state it holds in).
+    Paused,
 }
 
 /// A connector's live status, shared between the connector and the API.
@@ -28,6 +31,7 @@ pub struct ConnectorStatus {
     name: String,
     kind: &'static str,
     inner: Mutex<Inner>,
+    paused: watch::Sender<bool>,
 }
 
 #[derive(Debug)]
@@ -123,7 +127,38 @@ impl ConnectorStatus {
                 reconnects: 0,
                 details: serde_json::Value::Null,
             }),
+            paused: watch::Sender::new(false),
         }
+    }
+
+    /// The connector's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Holds the connector at its position (`true`) or lets it go on (`false`). The connector
+    /// stops between two transactions: nothing after its current transaction is read until it
+    /// is resumed.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.send_replace(paused);
+    }
+
+    /// Whether an operator holds the connector.
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    /// Completes once the connector is paused (at once when it is).
+    pub async fn paused(&self) {
+        let mut paused = self.paused.subscribe();
+        let _ = paused.wait_for(|paused| *paused).await;
+    }
+
+    /// Completes once the connector is not paused (at once when it is not).
+    pub async fn unpaused(&self) {
+        let mut paused = self.paused.subscribe();
+        // The sender lives as long as `self`: an error cannot happen while it is borrowed.
+        let _ = paused.wait_for(|paused| !*paused).await;
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
@@ -189,7 +224,11 @@ impl ConnectorStatus {
             ConnectorReport {
                 name: self.name.clone(),
                 kind: self.kind,
-                state: i.state,
+                state: if self.is_paused() && i.state != ConnectorState::Stopped {
+                    ConnectorState::Paused
+                } else {
+                    i.state
+                },
                 read_position: i.read_position.clone(),
                 transactions: i.transactions,
                 changes: i.changes,

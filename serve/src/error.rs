@@ -62,7 +62,7 @@ pub enum ApiError {
     #[error("no route for `{0}`: see GET /v1/views")]
     NoRoute(String),
     /// The route exists but not with this method (405).
-    #[error("method {0} is not allowed here: use GET")]
+    #[error("method {0} is not allowed here: see the Allow header")]
     MethodNotAllowed(Method),
     /// An operator endpoint without the operator token (401).
     #[error("{0}")]
@@ -146,6 +146,7 @@ pub(crate) async fn no_route(uri: Uri) -> ApiError {
 }
 
 /// The fallback for known paths requested with another method than GET.
+/// axum adds the `Allow` header with the route's methods.
 pub(crate) async fn method_not_allowed(method: Method) -> impl IntoResponse {
-    ([(header::ALLOW, "GET")], ApiError::MethodNotAllowed(method))
+    ApiError::MethodNotAllowed(method)
 }

@@ -19,7 +19,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::{Extension, Router};
 use tokio::sync::watch;
@@ -60,6 +60,12 @@ pub trait EngineInfo: Send + Sync + 'static {
     fn checkpoints(&self) -> Option<serde_json::Value> {
         None
     }
+    /// Holds (`paused`) or releases the connector `name`; its status afterwards, or `None`
+    /// when no connector has that name.
+    fn set_connector_paused(&self, name: &str, paused: bool) -> Option<serde_json::Value> {
+        let _ = (name, paused);
+        None
+    }
 }
 
 /// The route paths, as given to the router (and used as the `route` label of request counts).
@@ -82,8 +88,12 @@ pub(crate) mod routes {
     pub const CONNECTORS: &str = "/v1/connectors";
     /// One connector (operator).
     pub const CONNECTOR: &str = "/v1/connectors/{name}";
+    /// Holding a connector at its position (operator).
+    pub const PAUSE: &str = "/v1/connectors/{name}/pause";
+    /// Letting a held connector go on (operator).
+    pub const RESUME: &str = "/v1/connectors/{name}/resume";
     /// Every route, in the order request counters are kept.
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 11] = [
         CATALOG,
         VIEW,
         SUBSCRIBE,
@@ -93,6 +103,8 @@ pub(crate) mod routes {
         DEAD_LETTERS,
         CONNECTORS,
         CONNECTOR,
+        PAUSE,
+        RESUME,
     ];
 }
 
@@ -162,6 +174,8 @@ pub fn router(
     let operator = Router::new()
         .route(routes::CONNECTORS, get(operator::list))
         .route(routes::CONNECTOR, get(operator::one))
+        .route(routes::PAUSE, post(operator::pause))
+        .route(routes::RESUME, post(operator::resume))
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
             operator::require_token,

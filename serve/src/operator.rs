@@ -56,3 +56,31 @@ pub(crate) async fn one(
         .map(Json)
         .ok_or(ApiError::UnknownConnector(name))
 }
+
+/// `POST /v1/connectors/{name}/pause`: holds the connector at its position (it stops between
+/// two transactions); its status afterwards.
+pub(crate) async fn pause(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    set_paused(&app, name, true)
+}
+
+/// `POST /v1/connectors/{name}/resume`: lets a held connector go on from where it stopped.
+pub(crate) async fn resume(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    set_paused(&app, name, false)
+}
+
+fn set_paused(
+    app: &AppState,
+    name: String,
+    paused: bool,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    app.info()
+        .set_connector_paused(&name, paused)
+        .map(Json)
+        .ok_or(ApiError::UnknownConnector(name))
+}

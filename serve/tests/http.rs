@@ -294,7 +294,7 @@ async fn bad_requests_get_json_errors() {
     }
     let reply = request(server.addr, Method::POST, "/v1/views/occupancy").await;
     reply.assert_error(405, "POST");
-    assert_eq!(reply.header("allow"), Some("GET"));
+    assert_eq!(reply.header("allow"), Some("GET,HEAD"));
 }
 
 /// The rows of an Arrow IPC stream as JSON objects, and the batches' schema types.

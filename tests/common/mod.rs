@@ -339,6 +339,22 @@ impl Engine {
         get(self.addr(), path).json()
     }
 
+    /// `twinflow connectors <args> --url <this engine>` with `token` (if any) as
+    /// `TWINFLOW_OPERATOR_TOKEN`.
+    pub fn connectors_cli(&self, token: Option<&str>, args: &[&str]) -> std::process::Output {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_twinflow"));
+        command
+            .arg("connectors")
+            .args(args)
+            .args(["--url", &self.url])
+            .env_remove("TWINFLOW_OPERATOR_TOKEN")
+            .env("RUST_LOG", "warn");
+        if let Some(token) = token {
+            command.env("TWINFLOW_OPERATOR_TOKEN", token);
+        }
+        command.output().expect("the CLI runs")
+    }
+
     /// Runs `twinflow verify` against this engine; panics with its report unless it passes.
     pub fn verify(&self, mysql_url: &str) {
         self.verify_with(mysql_url, &[]);

@@ -76,6 +76,13 @@ async fn stream(
                 () = tokio::time::sleep(wait) => continue,
             }
         }
+        if status.is_paused() {
+            tokio::select! {
+                biased;
+                () = shutdown.as_mut() => return,
+                () = status.unpaused() => pacer = Pacer::new(rate),
+            }
+        }
         let mut txn = gen.next_transaction();
         pacer.sent += txn.changes.len() as u64;
         status.read(txn.changes.len(), &txn.position);

@@ -181,7 +181,11 @@ pub async fn run_kafka_source(
                 commit(&consumer, position, &status);
                 continue;
             }
-            received = tokio::time::timeout(QUIET, consumer.recv()) => received,
+            // Paused: nothing is read (applied offsets are still committed).
+            received = async {
+                status.unpaused().await;
+                tokio::time::timeout(QUIET, consumer.recv()).await
+            } => received,
         };
         let mut next = received.ok();
         let mut batch = 0;

@@ -73,7 +73,23 @@ pub(super) async fn follow(
     let mut open: Option<OpenTransaction> = None;
     let mut last_sent = Instant::now();
     loop {
-        let event = match tokio::time::timeout(silence, stream.next()).await {
+        let next = tokio::time::timeout(silence, stream.next());
+        let next = if open.is_none() {
+            // Between two transactions an operator's pause holds the stream (waiting for the
+            // next event is cancel-safe); a server that drops the idle stream meanwhile is
+            // reconnected to from the same position.
+            tokio::select! {
+                biased;
+                () = source.status.paused() => {
+                    source.status.unpaused().await;
+                    continue;
+                }
+                next = next => next,
+            }
+        } else {
+            next.await
+        };
+        let event = match next {
             Err(_) => {
                 return Err(MySqlError::Stream(format!(
                     "no event nor heartbeat for {silence:?}"
