@@ -290,16 +290,20 @@ impl<P: Ord + Clone> OrderedMerge<P> {
         }
     }
 
-    /// The partitions that hold back the next transaction: with nothing buffered after it,
-    /// and not found at their end late enough.
-    pub fn waiting(&self) -> Vec<P> {
+    /// The partitions worth asking at `now` whether they are at their end: they hold back the
+    /// next transaction (nothing buffered after it, not found at their end late enough), and
+    /// asking can settle it — a partition already found at its end is asked again only once
+    /// the grace period has passed.
+    pub fn waiting(&self, now: Instant) -> Vec<P> {
         let Some((key, read)) = self.next_key() else {
             return Vec::new();
         };
         let ready_after = read + self.grace;
         self.lanes
             .iter()
-            .filter(|(_, lane)| !lane.is_past(&key, ready_after))
+            .filter(|(_, lane)| {
+                !lane.is_past(&key, ready_after) && (lane.at_end.is_none() || now >= ready_after)
+            })
             .map(|(p, _)| p.clone())
             .collect()
     }
@@ -564,10 +568,14 @@ mod tests {
             merge.next_transaction().is_none(),
             "room's part of a may not be written yet"
         );
-        assert_eq!(merge.waiting(), vec!["floor", "room"]);
+        assert!(
+            merge.waiting(read).is_empty(),
+            "nothing to ask before the grace period is over"
+        );
+        assert_eq!(merge.waiting(read + grace), vec!["floor", "room"]);
         merge.set_at_end(&"floor", true, read + grace);
         merge.set_at_end(&"room", true, read + grace);
-        assert!(merge.waiting().is_empty());
+        assert!(merge.waiting(read + grace).is_empty());
         assert_eq!(merge.next_transaction().expect("a").events.len(), 1);
     }
 

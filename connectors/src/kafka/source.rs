@@ -270,7 +270,7 @@ pub async fn run_kafka_source(
             }
         }
         // Partitions that hold transactions back may be at their end: ask.
-        if checked_ends.elapsed() >= QUIET && !merge.waiting().is_empty() {
+        if checked_ends.elapsed() >= QUIET && !merge.waiting(Instant::now()).is_empty() {
             checked_ends = Instant::now();
             refresh_ends(&consumer, &mut merge, &mut high);
         }
@@ -362,7 +362,7 @@ fn refresh_ends(
 ) {
     let read: BTreeMap<Partition, i64> =
         merge.read_offsets().map(|(p, o)| (p.clone(), o)).collect();
-    for partition in merge.waiting() {
+    for partition in merge.waiting(Instant::now()) {
         let watermark = tokio::task::block_in_place(|| {
             consumer.fetch_watermarks(&partition.0, partition.1, Duration::from_secs(1))
         });
