@@ -66,6 +66,25 @@ fn the_cli_lists_connectors_with_the_operator_token_and_is_refused_without_it() 
         &engine.connectors_cli(None, &["list"]),
         "TWINFLOW_OPERATOR_TOKEN",
     );
+    // Paused, the generator sends nothing; resumed, it goes on from the same sequence number.
+    let pause = stdout(&engine.connectors_cli(Some(TOKEN), &["pause", "generator", "--json"]));
+    let paused: serde_json::Value = serde_json::from_str(&pause).expect("JSON");
+    assert_eq!(paused["state"], "paused", "{paused}");
+    std::thread::sleep(Duration::from_millis(300));
+    let held = engine.get("/v1/status")["sources"][0]["position"]["seq"].clone();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        engine.get("/v1/status")["sources"][0]["position"]["seq"],
+        held
+    );
+    let resume = stdout(&engine.connectors_cli(Some(TOKEN), &["resume", "generator"]));
+    assert!(resume.contains("streaming"), "{resume}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while engine.get("/v1/status")["sources"][0]["position"]["seq"] == held {
+        assert!(Instant::now() < deadline, "the generator never went on");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     refused_with(
         &engine.connectors_cli(Some(TOKEN), &["pause", "nope"]),
         "404 Not Found: unknown connector `nope`",
