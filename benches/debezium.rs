@@ -8,26 +8,37 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use clap::Parser;
 use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow_connectors::generator::{GeneratorConfig, OrgGenerator};
 use twinflow_connectors::{run_debezium_file, ConnectorStatus, DebeziumFileConfig};
 use twinflow_ingest::decode::debezium::{decode_line, DecimalMode};
 use twinflow_oracle::debezium::{encode, to_line, Encoding, EventSource};
 
+/// The benchmark's options.
+#[derive(Parser)]
+struct Options {
+    /// People in the generated org.
+    #[arg(long, default_value_t = 100_000)]
+    people: u64,
+    /// Streaming transactions encoded after the snapshot.
+    #[arg(long, default_value_t = 100_000)]
+    transactions: usize,
+    /// Encode with the JSON converter's schemas.
+    #[arg(long)]
+    schemas: bool,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long = "bench", hide = true)]
+    _bench: bool,
+}
+
 fn main() -> anyhow::Result<()> {
-    let (mut people, mut transactions, mut schemas) = (100_000u64, 100_000usize, false);
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--people" => people = value()?.parse()?,
-            "--transactions" => transactions = value()?.parse()?,
-            "--schemas" => schemas = true,
-            "--bench" => {}
-            other => bail!("unknown flag {other}"),
-        }
-    }
+    let Options {
+        people,
+        transactions,
+        schemas,
+        ..
+    } = Options::parse();
     let encoding = Encoding {
         schemas,
         ..Encoding::default()

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use clap::Parser;
 use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -26,36 +27,27 @@ use twinflow_oracle::mariadb::PrivateMariaDb;
 use twinflow_oracle::sql;
 use twinflow_views::ServedState;
 
+/// The benchmark's options.
+#[derive(Parser)]
 struct Options {
+    /// People in the generated org.
+    #[arg(long, default_value_t = 100_000)]
     people: u64,
+    /// Rows written before the engine starts (the catch-up phase).
+    #[arg(long, default_value_t = 1_000_000)]
     backlog: u64,
+    /// Rows per transaction.
+    #[arg(long, default_value_t = 20)]
     rows_per_txn: u64,
+    /// Transactions per second of the freshness phase.
+    #[arg(long, default_value_t = 5_000)]
     rate: u64,
+    /// Seconds of the freshness phase.
+    #[arg(long, default_value_t = 10)]
     seconds: u64,
-}
-
-fn parse_options() -> anyhow::Result<Options> {
-    let mut options = Options {
-        people: 100_000,
-        backlog: 1_000_000,
-        rows_per_txn: 20,
-        rate: 5_000,
-        seconds: 10,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--people" => options.people = value()?.parse()?,
-            "--backlog" => options.backlog = value()?.parse()?,
-            "--rows-per-txn" => options.rows_per_txn = value()?.parse()?,
-            "--rate" => options.rate = value()?.parse()?,
-            "--seconds" => options.seconds = value()?.parse()?,
-            "--bench" => {}
-            other => bail!("unknown flag {other}"),
-        }
-    }
-    Ok(options)
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long = "bench", hide = true)]
+    _bench: bool,
 }
 
 /// The GTID position the pipeline has published for `source`.
@@ -151,7 +143,7 @@ fn summary(label: &str, mut samples: Vec<f64>) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let options = parse_options()?;
+    let options = Options::parse();
     let db = PrivateMariaDb::start().context("starting a private MariaDB")?;
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/schema.sql");
     db.source(&schema).context("loading schema.sql")?;

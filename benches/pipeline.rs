@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use clap::Parser;
 use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow::status::PipelineInfo;
 use twinflow_connectors::generator::{ChangeMix, GeneratorConfig, OrgGenerator};
@@ -18,45 +19,36 @@ use twinflow_dataflows::EngineConfig;
 use twinflow_ingest::Transaction;
 use twinflow_views::{ServedState, ViewId};
 
+/// The benchmark's options.
+#[derive(Parser)]
 struct Options {
+    /// People in the generated org.
+    #[arg(long, default_value_t = 1_000_000)]
     scale: u64,
+    /// Timely worker threads.
+    #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// The change stream: person-moves or realistic.
+    #[arg(long, default_value = "person-moves")]
     mix: ChangeMix,
+    /// Changes of the throughput phase.
+    #[arg(long, default_value_t = 2_000_000)]
     moves: u64,
+    /// Timestamps of the latency phase.
+    #[arg(long, default_value_t = 1_000)]
     latency_batches: u64,
+    /// Changes per timestamp of the latency phase.
+    #[arg(long, default_value_t = 1_000)]
     latency_changes: u64,
+    /// Seconds of the HTTP phase.
+    #[arg(long, default_value_t = 10)]
     http_seconds: u64,
+    /// Concurrent HTTP connections.
+    #[arg(long, default_value_t = 4)]
     http_connections: usize,
-}
-
-fn parse_options() -> anyhow::Result<Options> {
-    let mut options = Options {
-        scale: 1_000_000,
-        workers: 2,
-        mix: ChangeMix::PersonMoves,
-        moves: 2_000_000,
-        latency_batches: 1_000,
-        latency_changes: 1_000,
-        http_seconds: 10,
-        http_connections: 4,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--scale" => options.scale = value()?.parse()?,
-            "--workers" => options.workers = value()?.parse()?,
-            "--mix" => options.mix = value()?.parse().map_err(anyhow::Error::msg)?,
-            "--moves" => options.moves = value()?.parse()?,
-            "--latency-batches" => options.latency_batches = value()?.parse()?,
-            "--latency-changes" => options.latency_changes = value()?.parse()?,
-            "--http-seconds" => options.http_seconds = value()?.parse()?,
-            "--http-connections" => options.http_connections = value()?.parse()?,
-            "--bench" => {}
-            other => bail!("unknown flag {other}"),
-        }
-    }
-    Ok(options)
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long = "bench", hide = true)]
+    _bench: bool,
 }
 
 fn peak_rss_mb() -> f64 {
@@ -115,7 +107,7 @@ fn hydrated(
 }
 
 fn main() -> anyhow::Result<()> {
-    let options = parse_options()?;
+    let options = Options::parse();
     println!(
         "twinflow pipeline benchmark: {} people, {} workers, {:?} changes",
         options.scale, options.workers, options.mix

@@ -13,36 +13,28 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use clap::Parser;
 use twinflow::durability::DurabilityConfig;
 use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow_connectors::generator::{ChangeMix, GeneratorConfig, OrgGenerator};
 use twinflow_dataflows::EngineConfig;
 use twinflow_views::ServedState;
 
+/// The benchmark's options.
+#[derive(Parser)]
 struct Options {
+    /// People in the generated org.
+    #[arg(long, default_value_t = 1_000_000)]
     scale: u64,
+    /// Timely worker threads.
+    #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Seconds of each latency phase.
+    #[arg(long, default_value_t = 10)]
     seconds: u64,
-}
-
-fn parse_options() -> anyhow::Result<Options> {
-    let mut options = Options {
-        scale: 1_000_000,
-        workers: 2,
-        seconds: 10,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--scale" => options.scale = value()?.parse()?,
-            "--workers" => options.workers = value()?.parse()?,
-            "--seconds" => options.seconds = value()?.parse()?,
-            "--bench" => {}
-            other => bail!("unknown flag {other}"),
-        }
-    }
-    Ok(options)
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long = "bench", hide = true)]
+    _bench: bool,
 }
 
 fn wait_for(state: &ServedState, as_of: u64) {
@@ -105,7 +97,7 @@ fn report(label: &str, sorted: &[f64]) {
 }
 
 fn main() -> anyhow::Result<()> {
-    let options = parse_options()?;
+    let options = Options::parse();
     let dir = tempfile::tempdir()?;
     println!(
         "twinflow recovery benchmark: {} people, {} workers, data directory {}",
