@@ -270,9 +270,12 @@ pub async fn run_kafka_source(
             }
         }
         // Partitions that hold transactions back may be at their end: ask.
-        if checked_ends.elapsed() >= QUIET && !merge.waiting(Instant::now()).is_empty() {
-            checked_ends = Instant::now();
-            refresh_ends(&consumer, &mut merge, &mut high);
+        if checked_ends.elapsed() >= QUIET {
+            let waiting = merge.waiting(Instant::now());
+            if !waiting.is_empty() {
+                checked_ends = Instant::now();
+                refresh_ends(&consumer, &mut merge, waiting, &mut high);
+            }
         }
         if reported.elapsed() >= REPORT_EVERY {
             reported = Instant::now();
@@ -354,15 +357,17 @@ fn discover(
     }
 }
 
-/// Asks the brokers whether the partitions holding transactions back are at their end.
+/// Asks the brokers whether the `waiting` partitions (holding transactions back) are at
+/// their end.
 fn refresh_ends(
     consumer: &StreamConsumer,
     merge: &mut OrderedMerge<Partition>,
+    waiting: Vec<Partition>,
     high: &mut BTreeMap<Partition, i64>,
 ) {
     let read: BTreeMap<Partition, i64> =
         merge.read_offsets().map(|(p, o)| (p.clone(), o)).collect();
-    for partition in merge.waiting(Instant::now()) {
+    for partition in waiting {
         let watermark = tokio::task::block_in_place(|| {
             consumer.fetch_watermarks(&partition.0, partition.1, Duration::from_secs(1))
         });
