@@ -54,7 +54,7 @@ enum Command {
 #[derive(Subcommand, Clone)]
 enum ConnectorsCommand {
     /// Lists the connectors: state, changes read, rate, errors, dead letters, position.
-    List(ConnectorsListArgs),
+    List(OperatorArgs),
     /// Holds a connector at its position: nothing more is read until it is resumed.
     Pause(ConnectorArgs),
     /// Lets a paused connector go on from where it stopped.
@@ -66,11 +66,12 @@ struct ConnectorArgs {
     /// The connector's name (as `connectors list` shows it).
     name: String,
     #[command(flatten)]
-    engine: ConnectorsListArgs,
+    engine: OperatorArgs,
 }
 
+/// What every `connectors` subcommand takes: which engine, and how to print its answer.
 #[derive(Parser, Clone)]
-struct ConnectorsListArgs {
+struct OperatorArgs {
     /// The engine, `http://HOST:PORT`.
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
     url: String,
