@@ -287,6 +287,12 @@ fn feed(inputs: &mut BaseInputs, batch: &TimestampedBatch) {
                 inputs.apply(change);
             }
         }
+        TimestampedBatch::Retract { ts, tables } => {
+            if inputs.time() < *ts {
+                inputs.advance_to(*ts);
+            }
+            inputs.clear(tables);
+        }
         TimestampedBatch::Seal(seal) => inputs.advance_to(seal.ts + 1),
     }
 }
@@ -331,8 +337,14 @@ fn publish(
         pending = later;
         let applied_ms = now_ms();
         let mut sources: BTreeMap<String, SourceProgress> = BTreeMap::new();
+        let mut removed_sources = Vec::new();
         for (seal, _) in &complete {
+            for source in &seal.removed {
+                sources.remove(&**source);
+                removed_sources.push(source.to_string());
+            }
             for (source, position, commit_ms) in &seal.positions {
+                removed_sources.retain(|removed| **removed != **source);
                 sources.insert(
                     source.to_string(),
                     SourceProgress {
@@ -352,6 +364,7 @@ fn publish(
                 .map(|((view, row), _, diff)| (view, row, diff as i64))
                 .collect(),
             sources: sources.into_values().collect(),
+            removed_sources,
             baseline: std::mem::take(&mut baseline),
         });
         let now = Instant::now();

@@ -62,6 +62,8 @@ trait TableInput {
     fn advance_to(&mut self, time: Time);
     /// A copy of the current records, to be encoded elsewhere.
     fn copy(&self) -> Box<dyn SavedTable>;
+    /// Retracts every current record.
+    fn clear(&mut self);
     /// Reads records saved by [`save`](Self::save) from `input` and makes those whose key
     /// `keep` accepts current; returns how many it kept.
     fn restore(&mut self, input: &mut &[u8], keep: &dyn Fn(i64) -> bool) -> bincode::Result<u64>;
@@ -119,6 +121,12 @@ where
 
     fn copy(&self) -> Box<dyn SavedTable> {
         Box::new(self.current.clone())
+    }
+
+    fn clear(&mut self) {
+        for (_, record) in self.current.drain() {
+            self.session.remove(record);
+        }
     }
 
     fn restore(&mut self, input: &mut &[u8], keep: &dyn Fn(i64) -> bool) -> bincode::Result<u64> {
@@ -326,6 +334,16 @@ impl BaseInputs {
     pub fn advance_to(&mut self, time: Time) {
         for (_, input) in self.tables() {
             input.advance_to(time);
+        }
+    }
+
+    /// Retracts every record of `tables` at the inputs' current time (tables no view reads
+    /// have none).
+    pub fn clear(&mut self, tables: &[TableId]) {
+        for (table, input) in self.tables() {
+            if tables.contains(&table) {
+                input.clear();
+            }
         }
     }
 

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use std::collections::BTreeSet;
 use twinflow_dataflows::{Engine, EngineConfig, Restore};
 use twinflow_ingest::reclock::Seal;
-use twinflow_ingest::{TimestampedBatch, Transaction};
+use twinflow_ingest::{TableId, TimestampedBatch, Transaction};
 use twinflow_oracle::{diff, evaluate, RandomSource, Tables};
 
 use twinflow_views::{ServedState, StateConfig, ViewId};
@@ -70,6 +70,12 @@ impl Harness {
 
     /// Applies `txns` as one timestamp and waits for it to be published.
     fn apply(&mut self, txns: &[Transaction]) {
+        self.apply_then_retract(txns, &[]);
+    }
+
+    /// Applies `txns` and then retracts every row of `tables`, as one timestamp, and waits
+    /// for it to be published.
+    fn apply_then_retract(&mut self, txns: &[Transaction], tables: &[TableId]) {
         self.ts += 1;
         let engine = self.engine.as_ref().expect("running");
         for txn in txns {
@@ -80,6 +86,16 @@ impl Harness {
                 changes: txn.changes.clone(),
             };
             engine.send(batch).expect("engine accepts input");
+        }
+        if !tables.is_empty() {
+            for &table in tables {
+                self.tables.clear(table);
+            }
+            let retract = TimestampedBatch::Retract {
+                ts: self.ts,
+                tables: tables.to_vec(),
+            };
+            engine.send(retract).expect("engine accepts input");
         }
         let seal = Seal {
             ts: self.ts,
@@ -163,6 +179,33 @@ proptest! {
         for txn in &txns[split..] {
             restored.apply(std::slice::from_ref(txn));
             restored.check().map_err(TestCaseError::fail)?;
+        }
+    }
+
+    /// A source removed now and then: every row of one database's tables retracted in the
+    /// timestamp of other transactions, after them. Every published timestamp equals the
+    /// oracle, whose tables lose those rows at once.
+    #[test]
+    fn retracting_a_sources_tables_equals_the_oracle_without_them(
+        txns in twinflow_oracle::random::transactions(60, 6, true),
+        every in 3usize..=12,
+        workers in 1usize..=2,
+    ) {
+        let databases: Vec<&str> = {
+            let mut all: Vec<&str> = TableId::ALL.iter().map(|t| t.schema().database).collect();
+            all.dedup();
+            all
+        };
+        let mut harness = Harness::new(workers);
+        for (i, chunk) in txns.chunks(2).enumerate() {
+            let retracted: Vec<TableId> = if i % every == every - 1 {
+                let database = databases[i % databases.len()];
+                TableId::ALL.iter().copied().filter(|t| t.schema().database == database).collect()
+            } else {
+                Vec::new()
+            };
+            harness.apply_then_retract(chunk, &retracted);
+            harness.check().map_err(TestCaseError::fail)?;
         }
     }
 

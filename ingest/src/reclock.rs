@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::catalog::TableId;
 use crate::change::{RowChange, SourceId, SourcePosition, Transaction};
 
 /// The engine's logical time. Timestamps start at 1 and increase by one per sealed batch.
@@ -22,6 +23,14 @@ pub enum TimestampedBatch {
         ts: Timestamp,
         /// The changes.
         changes: Vec<RowChange>,
+    },
+    /// Every row of `tables` is retracted at `ts` (after the changes at `ts` handed on
+    /// before it): a removed source's contribution, gone in one timestamp.
+    Retract {
+        /// The timestamp of the retraction.
+        ts: Timestamp,
+        /// The tables emptied.
+        tables: Vec<TableId>,
     },
     /// Timestamp `ts` is complete: no more changes for it will come.
     Seal(Seal),
@@ -39,6 +48,8 @@ pub struct Seal {
     pub transactions: u64,
     /// Row changes in this timestamp.
     pub changes: u64,
+    /// Sources removed in this timestamp: they have no position from here on.
+    pub removed: Vec<SourceId>,
 }
 
 /// Assigns timestamps to transactions.
@@ -88,15 +99,7 @@ impl Reclocker {
         if full && self.in_progress.is_empty() {
             self.seal(out);
         }
-        let next_ts = &mut self.next_ts;
-        let open = self.open.get_or_insert_with(|| {
-            let seal = Seal {
-                ts: *next_ts,
-                ..Seal::default()
-            };
-            *next_ts += 1;
-            seal
-        });
+        let open = open_or_new(&mut self.open, &mut self.next_ts);
         let ts = open.ts;
         open.changes += txn.changes.len() as u64;
         if txn.more_follows {
@@ -118,6 +121,26 @@ impl Reclocker {
         if self.pending.len() >= self.chunk {
             self.flush(ts, out);
         }
+    }
+
+    /// Removes `source`: every row of `tables` (the tables it alone feeds) is retracted in the
+    /// open timestamp, or a new one, after everything taken before; a transaction of its still
+    /// in parts is dropped with the rest. Returns the retraction's timestamp.
+    pub fn retract(
+        &mut self,
+        source: &SourceId,
+        tables: Vec<TableId>,
+        out: &mut Vec<TimestampedBatch>,
+    ) -> Timestamp {
+        self.in_progress.remove(source);
+        self.positions.remove(source);
+        let open = open_or_new(&mut self.open, &mut self.next_ts);
+        let ts = open.ts;
+        open.transactions += 1;
+        open.removed.push(source.clone());
+        self.flush(ts, out);
+        out.push(TimestampedBatch::Retract { ts, tables });
+        ts
     }
 
     /// The input has run dry for now: seal the open timestamp unless a transaction is mid-way.
@@ -146,12 +169,23 @@ impl Reclocker {
     }
 }
 
+/// The open timestamp, opened as `next_ts` (which moves on) if none is.
+fn open_or_new<'a>(open: &'a mut Option<Seal>, next_ts: &mut Timestamp) -> &'a mut Seal {
+    open.get_or_insert_with(|| {
+        let seal = Seal {
+            ts: *next_ts,
+            ..Seal::default()
+        };
+        *next_ts += 1;
+        seal
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::catalog::TableId;
     use crate::value::Value;
 
     fn txn(seq: u64, n: usize, more_follows: bool) -> Transaction {
@@ -169,7 +203,7 @@ mod tests {
         out.iter()
             .filter_map(|b| match b {
                 TimestampedBatch::Seal(s) => Some((s.ts, s.transactions, s.changes)),
-                TimestampedBatch::Changes { .. } => None,
+                TimestampedBatch::Changes { .. } | TimestampedBatch::Retract { .. } => None,
             })
             .collect()
     }
@@ -197,7 +231,7 @@ mod tests {
             .iter()
             .filter_map(|b| match b {
                 TimestampedBatch::Changes { changes, .. } => Some(changes.len()),
-                TimestampedBatch::Seal(_) => None,
+                TimestampedBatch::Seal(_) | TimestampedBatch::Retract { .. } => None,
             })
             .collect();
         assert_eq!(batches.iter().sum::<usize>(), 10_000);
@@ -243,6 +277,37 @@ mod tests {
         r.idle(&mut out);
         // Source a's two parts share timestamp 1, whatever source b did meanwhile.
         assert_eq!(seals(&out), vec![(1, 3, 20)]);
+    }
+
+    #[test]
+    fn a_retraction_follows_what_came_before_and_ends_its_sources_transaction() {
+        let mut r = Reclocker::new(1, 100);
+        let mut out = Vec::new();
+        let from = |source: &str, seq, n, more_follows| Transaction {
+            source: Arc::from(source),
+            ..txn(seq, n, more_follows)
+        };
+        r.push(from("a", 0, 2, false), &mut out);
+        r.push(from("b", 0, 3, true), &mut out);
+        let ts = r.retract(&Arc::from("b"), vec![TableId::TableJob], &mut out);
+        // b's half-read transaction no longer holds the timestamp open.
+        r.idle(&mut out);
+        assert_eq!(ts, 1);
+        let kinds: Vec<&str> = out
+            .iter()
+            .map(|b| match b {
+                TimestampedBatch::Changes { .. } => "changes",
+                TimestampedBatch::Retract { .. } => "retract",
+                TimestampedBatch::Seal(_) => "seal",
+            })
+            .collect();
+        assert_eq!(kinds, ["changes", "retract", "seal"]);
+        let Some(TimestampedBatch::Seal(seal)) = out.last() else {
+            panic!("no seal");
+        };
+        let sources: Vec<&str> = seal.positions.iter().map(|(s, _, _)| &**s).collect();
+        assert_eq!(sources, ["a"]);
+        assert_eq!(seal.removed, vec![Arc::<str>::from("b")]);
     }
 
     #[test]

@@ -106,6 +106,8 @@ pub struct Commit {
     pub updates: Vec<(ViewId, Row, i64)>,
     /// Source positions reached at `as_of` (sources absent keep their previous entry).
     pub sources: Vec<SourceProgress>,
+    /// Sources removed by `as_of` (and not back in `sources`): their entries go.
+    pub removed_sources: Vec<String>,
     /// The commit is a new baseline (a checkpoint restored after a restart), not a change of
     /// the previous state: subscribers resuming from before it get a reset snapshot.
     pub baseline: bool,
@@ -443,6 +445,7 @@ impl StateWriter {
             as_of,
             updates,
             sources,
+            removed_sources,
             baseline,
         } = commit;
         let mut deltas: Vec<Vec<KeyChange>> = ViewId::ALL.iter().map(|_| Vec::new()).collect();
@@ -465,6 +468,9 @@ impl StateWriter {
                 }
             }
             deltas[view.index()].push(KeyChange { key, old, new });
+        }
+        for source in &removed_sources {
+            self.sources.remove(source);
         }
         for progress in sources {
             self.sources.insert(progress.source.clone(), progress);
@@ -589,6 +595,7 @@ mod tests {
             as_of,
             updates,
             sources: Vec::new(),
+            removed_sources: Vec::new(),
             baseline: false,
         });
     }
@@ -688,6 +695,7 @@ mod tests {
             as_of: 1000,
             updates: vec![(ViewId::OccupancyByBuilding, building(1, 10, 2), 1)],
             sources: Vec::new(),
+            removed_sources: Vec::new(),
             baseline: true,
         });
         let before = state.subscribe(ViewId::OccupancyByBuilding, Some(7));

@@ -135,6 +135,7 @@ impl Server {
             as_of: self.as_of,
             updates,
             sources,
+            removed_sources: Vec::new(),
             baseline: false,
         });
         self.as_of

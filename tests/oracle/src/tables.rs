@@ -61,6 +61,11 @@ impl Tables {
         }
     }
 
+    /// Removes every row of `table` (what removing the source that feeds it does).
+    pub fn clear(&mut self, table: TableId) {
+        self.tables.remove(&table);
+    }
+
     /// The row of `table` whose primary key is `id`.
     pub fn get(&self, table: TableId, id: i64) -> Option<&Row> {
         self.tables.get(&table).and_then(|t| t.get(&id))
