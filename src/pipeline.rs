@@ -17,11 +17,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use twinflow_dataflows::{Engine, EngineConfig, EngineMetrics, Restore};
 use twinflow_ingest::reclock::Seal;
 use twinflow_ingest::validate::check_change;
-use twinflow_ingest::{DeadLetter, DeadLetterLog, Reclocker, TimestampedBatch, Transaction};
+use twinflow_ingest::{
+    DeadLetter, DeadLetterLog, Reclocker, SourceId, TableId, TimestampedBatch, Transaction,
+};
 use twinflow_views::{ServedState, StateConfig};
 
 use crate::durability::{
@@ -56,9 +58,49 @@ impl Default for PipelineConfig {
     }
 }
 
+/// What the sequencer is asked to do besides sequencing transactions.
+enum Control {
+    /// Retract every row of `tables` and forget `source`'s position, in one timestamp after
+    /// everything sent before; reply with that timestamp.
+    Retract {
+        source: SourceId,
+        tables: Vec<TableId>,
+        done: oneshot::Sender<u64>,
+    },
+}
+
+/// Removes a stopped source's rows from the views: see [`Pipeline::retractor`].
+#[derive(Clone)]
+pub struct Retractor {
+    control: mpsc::Sender<Control>,
+    state: ServedState,
+}
+
+impl Retractor {
+    /// Retracts every row of `tables` and `source`'s position in one timestamp, after every
+    /// transaction sent before the call; returns once the served state shows it, with that
+    /// timestamp. The source must have stopped sending, and no other source may feed `tables`.
+    pub async fn retract(&self, source: &str, tables: Vec<TableId>) -> anyhow::Result<u64> {
+        let (done, ts) = oneshot::channel();
+        let request = Control::Retract {
+            source: Arc::from(source),
+            tables,
+            done,
+        };
+        let stopped = || anyhow::anyhow!("the pipeline has stopped");
+        self.control.send(request).await.map_err(|_| stopped())?;
+        let ts = ts.await.map_err(|_| stopped())?;
+        while self.state.snapshot().as_of < ts {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(ts)
+    }
+}
+
 /// A running pipeline.
 pub struct Pipeline {
     sources: mpsc::Sender<Transaction>,
+    control: mpsc::Sender<Control>,
     state: ServedState,
     metrics: Arc<EngineMetrics>,
     dead_letters: Arc<DeadLetterLog>,
@@ -93,6 +135,7 @@ impl Pipeline {
         let metrics = engine.metrics();
         let dead_letters = Arc::new(DeadLetterLog::default());
         let (sources, input) = mpsc::channel(config.source_queue.max(1));
+        let (control, requests) = mpsc::channel(8);
         let sequencer = {
             let dead_letters = dead_letters.clone();
             let reclocker = Reclocker::new(first_ts, config.max_changes_per_timestamp);
@@ -100,12 +143,21 @@ impl Pipeline {
             std::thread::Builder::new()
                 .name("twinflow-sequencer".into())
                 .spawn(move || {
-                    sequence(input, engine, reclocker, &published, &dead_letters, durable)
+                    let inputs = Inputs { input, requests };
+                    sequence(
+                        inputs,
+                        engine,
+                        reclocker,
+                        &published,
+                        &dead_letters,
+                        durable,
+                    )
                 })
                 .context("starting the sequencer thread")?
         };
         Ok(Pipeline {
             sources,
+            control,
             state,
             metrics,
             dead_letters,
@@ -136,6 +188,14 @@ impl Pipeline {
     /// Where sources send their transactions.
     pub fn sources(&self) -> mpsc::Sender<Transaction> {
         self.sources.clone()
+    }
+
+    /// What removes a source's rows from the views.
+    pub fn retractor(&self) -> Retractor {
+        Retractor {
+            control: self.control.clone(),
+            state: self.state.clone(),
+        }
     }
 
     /// The served state.
@@ -227,6 +287,20 @@ impl Durable {
                 };
                 (Some(restore), checkpoint.positions)
             }
+            // No checkpoint, but an earlier run published timestamps: the empty state is
+            // restored as the next one, so that `as_of` never goes back (subscribers resuming
+            // across the restart get a reset).
+            None if reserved > 0 => {
+                let seal = Seal {
+                    ts: reserved + 1,
+                    ..Seal::default()
+                };
+                let restore = Restore {
+                    seal,
+                    shards: Vec::new(),
+                };
+                (Some(restore), BTreeMap::new())
+            }
             None => (None, BTreeMap::new()),
         };
         let sealed_ts = restore.as_ref().map_or(reserved, |r| r.seal.ts);
@@ -246,9 +320,14 @@ impl Durable {
     /// Notes a batch on its way to the engine: reserves its timestamp, and tracks positions.
     fn before_sending(&mut self, batch: &TimestampedBatch) -> anyhow::Result<()> {
         match batch {
-            TimestampedBatch::Changes { ts, .. } => self.reservation.cover(*ts),
+            TimestampedBatch::Changes { ts, .. } | TimestampedBatch::Retract { ts, .. } => {
+                self.reservation.cover(*ts)
+            }
             TimestampedBatch::Seal(seal) => {
                 self.reservation.cover(seal.ts)?;
+                for source in &seal.removed {
+                    self.positions.remove(&**source);
+                }
                 for (source, position, commit_ms) in &seal.positions {
                     self.positions.insert(
                         source.to_string(),
@@ -296,10 +375,38 @@ impl Durable {
     }
 }
 
+/// What the sequencer reads: the sources' transactions and control requests.
+struct Inputs {
+    input: mpsc::Receiver<Transaction>,
+    requests: mpsc::Receiver<Control>,
+}
+
+/// What woke the sequencer up.
+enum Wake {
+    Transaction(Transaction),
+    Control(Control),
+    /// Every source sender is gone.
+    Closed,
+}
+
+impl Inputs {
+    /// Waits for a transaction or a control request.
+    fn wait(&mut self, waiter: &tokio::runtime::Runtime) -> Wake {
+        let Inputs { input, requests } = self;
+        waiter.block_on(async {
+            tokio::select! {
+                biased;
+                Some(request) = requests.recv() => Wake::Control(request),
+                txn = input.recv() => txn.map_or(Wake::Closed, Wake::Transaction),
+            }
+        })
+    }
+}
+
 /// Moves transactions from the sources to the engine until every source sender is gone,
 /// checkpointing between timestamps when a data directory is configured.
 fn sequence(
-    mut input: mpsc::Receiver<Transaction>,
+    mut inputs: Inputs,
     engine: Engine,
     mut reclocker: Reclocker,
     published: &EngineMetrics,
@@ -307,9 +414,30 @@ fn sequence(
     mut durable: Option<Durable>,
 ) -> Engine {
     use mpsc::error::TryRecvError;
+    // Waits on both channels when idle; no I/O or timer drivers needed.
+    let waiter = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(waiter) => waiter,
+        Err(err) => {
+            tracing::error!("cannot build the sequencer's waiter: {err}; the sequencer stops");
+            return engine;
+        }
+    };
     let mut batches = Vec::new();
     loop {
-        let received = match input.try_recv() {
+        if let Ok(request) = inputs.requests.try_recv() {
+            if !control(
+                request,
+                &mut inputs.input,
+                &engine,
+                &mut reclocker,
+                &mut batches,
+                dead_letters,
+                durable.as_mut(),
+            ) {
+                return engine;
+            }
+        }
+        let received = match inputs.input.try_recv() {
             Ok(txn) => Some(txn),
             Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) if reclocker.open_timestamp().is_none() => {
@@ -318,9 +446,23 @@ fn sequence(
                     std::thread::sleep(Duration::from_millis(10));
                     None
                 } else {
-                    match input.blocking_recv() {
-                        Some(txn) => Some(txn),
-                        None => break,
+                    match inputs.wait(&waiter) {
+                        Wake::Transaction(txn) => Some(txn),
+                        Wake::Control(request) => {
+                            if !control(
+                                request,
+                                &mut inputs.input,
+                                &engine,
+                                &mut reclocker,
+                                &mut batches,
+                                dead_letters,
+                                durable.as_mut(),
+                            ) {
+                                return engine;
+                            }
+                            None
+                        }
+                        Wake::Closed => break,
                     }
                 }
             }
@@ -367,6 +509,40 @@ fn sequence(
         }
     }
     engine
+}
+
+/// Carries out a control request; false when the pipeline must stop.
+fn control(
+    request: Control,
+    input: &mut mpsc::Receiver<Transaction>,
+    engine: &Engine,
+    reclocker: &mut Reclocker,
+    batches: &mut Vec<TimestampedBatch>,
+    dead_letters: &DeadLetterLog,
+    durable: Option<&mut Durable>,
+) -> bool {
+    match request {
+        Control::Retract {
+            source,
+            tables,
+            done,
+        } => {
+            // What was queued before the request (all the removed source sent among it) goes
+            // first.
+            for _ in 0..input.len() {
+                let Ok(mut txn) = input.try_recv() else { break };
+                reject_invalid(&mut txn, dead_letters);
+                reclocker.push(txn, batches);
+            }
+            let ts = reclocker.retract(&source, tables, batches);
+            reclocker.idle(batches);
+            tracing::info!(source = %source, "retracting the source's rows at {ts}");
+            let forwarded = forward(engine, batches, durable);
+            // The requester may have given up waiting; nothing to tell it then.
+            let _ = done.send(ts);
+            forwarded
+        }
+    }
 }
 
 /// Sends `batches` to the engine; false (after logging why) when the pipeline must stop.
