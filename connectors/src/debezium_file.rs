@@ -26,7 +26,7 @@ use crate::status::{ConnectorState, ConnectorStatus};
 pub const IDLE: Duration = Duration::from_millis(200);
 
 /// Where to read Debezium JSON from.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DebeziumFileConfig {
     /// The file; `-` for standard input.
     pub path: PathBuf,

@@ -19,6 +19,8 @@ pub enum ConnectorState {
     Streaming,
     /// Lost its upstream; retrying after a backoff.
     Retrying,
+    /// Has not reached its upstream yet (see `last_error` for why); retrying after a backoff.
+    Failed,
     /// Stopped for good.
     Stopped,
     /// Held at its position by an operator (reported instead of the state it holds in).
@@ -37,6 +39,8 @@ pub struct ConnectorStatus {
 #[derive(Debug)]
 struct Inner {
     state: ConnectorState,
+    /// Whether the upstream was ever reached.
+    reached: bool,
     read_position: Option<String>,
     transactions: u64,
     changes: u64,
@@ -112,6 +116,7 @@ impl ConnectorStatus {
             kind,
             inner: Mutex::new(Inner {
                 state: ConnectorState::Starting,
+                reached: false,
                 read_position: None,
                 transactions: 0,
                 changes: 0,
@@ -176,7 +181,16 @@ impl ConnectorStatus {
             if i.state == ConnectorState::Retrying && state != ConnectorState::Stopped {
                 i.reconnects += 1;
             }
-            i.state = state;
+            if matches!(
+                state,
+                ConnectorState::Snapshotting | ConnectorState::Streaming
+            ) {
+                i.reached = true;
+            }
+            i.state = match state {
+                ConnectorState::Retrying if !i.reached => ConnectorState::Failed,
+                state => state,
+            };
         });
     }
 

@@ -11,7 +11,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::Sender;
 use tokio::sync::watch;
 use twinflow_ingest::decode::debezium::{
@@ -25,13 +25,16 @@ use twinflow_ingest::{
 use crate::status::{ConnectorState, ConnectorStatus};
 
 /// How to read Debezium topics.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSourceConfig {
     /// The bootstrap brokers, `host:port[,host:port...]`.
     pub brokers: String,
     /// Debezium's `topic.prefix`: topics are `<prefix>.<database>.<table>`.
     pub prefix: String,
+    /// The source's name; by default `kafka:<prefix>`.
+    #[serde(default)]
+    pub name: Option<String>,
     /// The consumer group that records progress; by default `twinflow-<prefix>`.
     #[serde(default)]
     pub group: Option<String>,
@@ -46,6 +49,9 @@ pub struct KafkaSourceConfig {
     /// How many applied events are remembered, by binlog position, to skip re-deliveries.
     #[serde(default = "default_dedup_window")]
     pub dedup_window: usize,
+    /// The databases whose topics are read; by default every database of the catalog.
+    #[serde(default)]
+    pub databases: Option<Vec<String>>,
 }
 
 fn default_transaction_grace_ms() -> u64 {
@@ -62,16 +68,36 @@ impl KafkaSourceConfig {
         KafkaSourceConfig {
             brokers: brokers.into(),
             prefix: prefix.into(),
+            name: None,
             group: None,
             decimals: DecimalMode::default(),
             transaction_grace_ms: default_transaction_grace_ms(),
             dedup_window: default_dedup_window(),
+            databases: None,
         }
     }
 
-    /// The source's name: `kafka:<prefix>`.
+    /// The catalog tables this source feeds (those of its databases).
+    pub fn tables(&self) -> Vec<TableId> {
+        TableId::ALL
+            .iter()
+            .copied()
+            .filter(|t| self.reads_database(t.schema().database))
+            .collect()
+    }
+
+    fn reads_database(&self, database: &str) -> bool {
+        match &self.databases {
+            Some(list) => list.iter().any(|d| d == database),
+            None => true,
+        }
+    }
+
+    /// The source's name: the configured one, or `kafka:<prefix>`.
     pub fn source_name(&self) -> String {
-        format!("kafka:{}", self.prefix)
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("kafka:{}", self.prefix))
     }
 
     /// Debezium's transaction metadata topic (`provide.transaction.metadata=true`).
@@ -93,8 +119,9 @@ impl KafkaSourceConfig {
         else {
             return false;
         };
-        rest.split_once('.')
-            .is_some_and(|(db, table)| TableId::lookup(db, table).is_some())
+        rest.split_once('.').is_some_and(|(db, table)| {
+            TableId::lookup(db, table).is_some() && self.reads_database(db)
+        })
     }
 }
 
@@ -160,7 +187,6 @@ pub async fn run_kafka_source(
     let mut checked_ends = Instant::now();
     let mut reported = Instant::now();
     let mut sent_offsets: Vec<(String, i32, i64)> = Vec::new();
-    status.set_state(ConnectorState::Streaming);
     loop {
         if discovered.is_none_or(|at| at.elapsed() >= DISCOVER_EVERY) {
             discovered = Some(Instant::now());
@@ -300,9 +326,11 @@ fn discover(
             Ok(listing) => listing,
             Err(err) => {
                 status.error(format!("listing the topics: {err}"));
+                status.set_state(ConnectorState::Retrying);
                 return;
             }
         };
+    status.set_state(ConnectorState::Streaming);
     let mut found = Vec::new();
     let mut found_metadata = Vec::new();
     let metadata_topic = config.metadata_topic();

@@ -13,6 +13,7 @@ use twinflow_ingest::decode::mysql::{BinlogImage, BinlogLayout, ColumnMapping};
 use twinflow_ingest::{now_ms, RowChange, SourcePosition, TableId};
 
 use super::{BinlogPosition, Closed, Context, Gtid, MySqlError, Source, FIRST_BACKOFF};
+use crate::status::ConnectorState;
 
 /// MariaDB's `GTID_EVENT`, which mysql_common does not decode.
 const MARIADB_GTID_EVENT: u8 = 0xA2;
@@ -35,6 +36,7 @@ pub(super) async fn follow(
     backoff: &mut Duration,
 ) -> Result<Closed, MySqlError> {
     let mut conn = source.connect().await?;
+    source.status.set_state(ConnectorState::Streaming);
     let heartbeat = Duration::from_millis(source.config.heartbeat_ms.max(10));
     let settings = [
         // Real GTID events instead of dummies (MariaDB sends those to old replicas).

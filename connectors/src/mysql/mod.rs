@@ -37,7 +37,7 @@ pub use snapshot::start_consistent_snapshot;
 use crate::status::{ConnectorState, ConnectorStatus};
 
 /// How to read one MySQL/MariaDB server.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct MySqlConfig {
     /// `mysql://USER:PASSWORD@HOST:PORT`.
@@ -130,7 +130,16 @@ impl MySqlConfig {
         ))
     }
 
-    /// The catalog tables this source reads, if the server has them.
+    /// The catalog tables this source feeds (those of its databases).
+    pub fn tables(&self) -> Vec<TableId> {
+        TableId::ALL
+            .iter()
+            .copied()
+            .filter(|&t| self.reads(t))
+            .collect()
+    }
+
+    /// Whether this source reads the catalog table, if the server has it.
     fn reads(&self, table: TableId) -> bool {
         let database = table.schema().database;
         match &self.databases {
@@ -302,15 +311,11 @@ pub async fn run_mysql_source(
         let attempt = async {
             let at = match resume.as_mut() {
                 Some(at) => at,
-                None => {
-                    status.set_state(ConnectorState::Snapshotting);
-                    match snapshot::take(&source).await? {
-                        Ok(at) => resume.insert(at),
-                        Err(closed) => return Ok(closed),
-                    }
-                }
+                None => match snapshot::take(&source).await? {
+                    Ok(at) => resume.insert(at),
+                    Err(closed) => return Ok(closed),
+                },
             };
-            status.set_state(ConnectorState::Streaming);
             binlog::follow(&source, at, &mut backoff).await
         };
         let outcome = tokio::select! {

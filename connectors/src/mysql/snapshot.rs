@@ -6,6 +6,7 @@ use twinflow_ingest::decode::mysql::ColumnMapping;
 use twinflow_ingest::{now_ms, RowChange, TableId};
 
 use super::{BinlogPosition, Closed, Context, MySqlError, Source};
+use crate::status::ConnectorState;
 
 /// Rows per part of the snapshot transaction.
 const PART: usize = 4096;
@@ -14,6 +15,7 @@ const PART: usize = 4096;
 /// binlog position to follow from.
 pub(super) async fn take(source: &Source) -> Result<Result<BinlogPosition, Closed>, MySqlError> {
     let mut conn = source.connect().await?;
+    source.status.set_state(ConnectorState::Snapshotting);
     let resume = start_consistent_snapshot(&mut conn).await?;
     let tables = present_tables(source, &mut conn).await?;
     tracing::info!(source = %source.id, tables = tables.len(), position = %resume.position(), "snapshot");

@@ -18,7 +18,7 @@ use crate::value::{Row, Value};
 
 /// How `DECIMAL` columns arrive when a message carries no schema (Debezium's
 /// `decimal.handling.mode`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DecimalMode {
     /// Base64 of the unscaled value's big-endian two's-complement bytes (the default).

@@ -96,7 +96,8 @@ const WEIGHTS: &[(Kind, u32)] = &[
 const PERSON_MOVES: &[(Kind, u32)] = &[(Kind::DeskMove, 3), (Kind::JobChange, 1)];
 
 /// Which kinds of change the stream draws.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ChangeMix {
     /// Every kind, weighted like a real organisation's day (person moves dominate, a company
     /// is soft-deleted about once per thousand transactions).
