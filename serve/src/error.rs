@@ -7,6 +7,8 @@ use serde::Serialize;
 use thiserror::Error;
 use twinflow_views::FilterError;
 
+use crate::ControlError;
+
 /// Why a request failed. Every variant becomes `{"error": "<message>"}` with its status.
 #[derive(Debug, Error)]
 pub enum ApiError {
@@ -70,9 +72,12 @@ pub enum ApiError {
     /// An operator endpoint with a token that is not the operator's (403).
     #[error("the bearer token is not the operator token")]
     Forbidden,
-    /// No connector has that name (404).
-    #[error("unknown connector `{0}`: see GET /v1/connectors")]
-    UnknownConnector(String),
+    /// An operator request on the connectors was refused.
+    #[error(transparent)]
+    Control(#[from] crate::ControlError),
+    /// A request body that is not what the endpoint takes (400).
+    #[error("the body must be a JSON object: {0}")]
+    BadBody(String),
     /// Something that should not happen (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -82,9 +87,13 @@ impl ApiError {
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::UnknownView(_) | ApiError::UnknownConnector(_) | ApiError::NoRoute(_) => {
-                StatusCode::NOT_FOUND
-            }
+            ApiError::UnknownView(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::Control(err) => match err {
+                ControlError::Invalid { .. } => StatusCode::BAD_REQUEST,
+                ControlError::Conflict(_) => StatusCode::CONFLICT,
+                ControlError::Unknown(_) => StatusCode::NOT_FOUND,
+                ControlError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::CursorExpired(_) => StatusCode::GONE,
@@ -98,6 +107,7 @@ impl ApiError {
             | ApiError::BadAfter(_)
             | ApiError::Repeated(_)
             | ApiError::NotApplicable { .. }
+            | ApiError::BadBody(_)
             | ApiError::BadPath(_) => StatusCode::BAD_REQUEST,
         }
     }
@@ -106,6 +116,9 @@ impl ApiError {
 #[derive(Serialize)]
 struct ErrorBody {
     error: String,
+    /// The request field at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
 }
 
 impl IntoResponse for ApiError {
@@ -118,6 +131,11 @@ impl IntoResponse for ApiError {
             status,
             Json(ErrorBody {
                 error: self.to_string(),
+                field: match &self {
+                    ApiError::Control(ControlError::Invalid { field, .. }) => Some(field.clone()),
+                    ApiError::BadBody(_) => Some("body".into()),
+                    _ => None,
+                },
             }),
         )
             .into_response();

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,10 +41,38 @@ mod subscribe;
 
 use error::ApiError;
 
-/// What the engine reports about itself beyond the served state.
+/// Why an operator request on the connectors was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// A field of the request is missing or wrong (400); `field` is its path, e.g.
+    /// `config.url`.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The path of the field.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The request conflicts with a connector there is: a name in use, a table fed (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// No connector has that name (404).
+    #[error("unknown connector `{0}`: see GET /v1/connectors")]
+    Unknown(String),
+    /// The engine could not carry the request out (500).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The answer to an operator request: the JSON to send, or why not.
+pub type ControlFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<serde_json::Value, ControlError>> + Send + 'a>>;
+
+/// What the engine reports about itself beyond the served state, and what operators may
+/// change in it (its connectors).
 ///
 /// Implemented by the binary that runs the engine; read on every `/v1/status` and `/metrics`
-/// request, so implementations should be cheap (atomics).
+/// request, so the reporting methods should be cheap (atomics).
 pub trait EngineInfo: Send + Sync + 'static {
     /// Total dead-lettered change events.
     fn dead_letter_count(&self) -> u64;
@@ -60,11 +89,32 @@ pub trait EngineInfo: Send + Sync + 'static {
     fn checkpoints(&self) -> Option<serde_json::Value> {
         None
     }
-    /// Holds (`paused`) or releases the connector `name`; its status afterwards, or `None`
-    /// when no connector has that name.
-    fn set_connector_paused(&self, name: &str, paused: bool) -> Option<serde_json::Value> {
-        let _ = (name, paused);
-        None
+    /// One connector's status with its configuration (secrets redacted), `None` when no
+    /// connector has that name.
+    fn connector(&self, name: &str) -> Option<serde_json::Value> {
+        self.connectors()
+            .into_iter()
+            .find(|c| c["name"].as_str() == Some(name))
+    }
+    /// Holds (`paused`) or releases the connector `name`; its status afterwards.
+    fn set_connector_paused(&self, name: String, paused: bool) -> ControlFuture<'_> {
+        let _ = paused;
+        Box::pin(async move { Err(ControlError::Unknown(name)) })
+    }
+    /// Adds a connector, `{"name", "kind", "config"}`, checked before anything starts; its
+    /// status once started.
+    fn add_connector(&self, request: serde_json::Value) -> ControlFuture<'_> {
+        let _ = request;
+        Box::pin(async {
+            Err(ControlError::Failed(
+                "this engine does not take connectors at runtime".into(),
+            ))
+        })
+    }
+    /// Stops the connector `name` and retracts every row it contributed, in one timestamp;
+    /// `{"removed", "as_of"}` once the served state shows it.
+    fn remove_connector(&self, name: String) -> ControlFuture<'_> {
+        Box::pin(async move { Err(ControlError::Unknown(name)) })
     }
 }
 
@@ -172,8 +222,11 @@ pub fn router(
 ) -> Router {
     let app = AppState::new(state, info, operator_token);
     let operator = Router::new()
-        .route(routes::CONNECTORS, get(operator::list))
-        .route(routes::CONNECTOR, get(operator::one))
+        .route(routes::CONNECTORS, get(operator::list).post(operator::add))
+        .route(
+            routes::CONNECTOR,
+            get(operator::one).delete(operator::remove),
+        )
         .route(routes::PAUSE, post(operator::pause))
         .route(routes::RESUME, post(operator::resume))
         .route_layer(axum::middleware::from_fn_with_state(

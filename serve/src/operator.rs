@@ -2,15 +2,17 @@
 //! needs `Authorization: Bearer <token>` matching the engine's operator token; with no token
 //! configured the endpoints refuse everyone.
 
+use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
-use axum::http::header;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
-use crate::AppState;
+use crate::{AppState, ControlError};
 
 /// Lets a request through only with the operator's bearer token: none → 401, another → 403.
 pub(crate) async fn require_token(
@@ -44,17 +46,51 @@ pub(crate) async fn list(State(app): State<AppState>) -> Json<serde_json::Value>
     Json(serde_json::json!({ "connectors": app.info().connectors() }))
 }
 
-/// `GET /v1/connectors/{name}`: one connector's live status.
+/// `GET /v1/connectors/{name}`: one connector's live status and configuration (secrets
+/// redacted).
 pub(crate) async fn one(
     State(app): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     app.info()
-        .connectors()
-        .into_iter()
-        .find(|c| c["name"].as_str() == Some(name.as_str()))
+        .connector(&name)
         .map(Json)
-        .ok_or(ApiError::UnknownConnector(name))
+        .ok_or(ApiError::Control(ControlError::Unknown(name)))
+}
+
+/// `POST /v1/connectors` with `{"name", "kind", "config"}`: checks the request, starts the
+/// connector (its tables are snapshotted and streamed into the running views) and answers
+/// 201 with its status, `Location` naming it.
+pub(crate) async fn add(State(app): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let request: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|err| ApiError::BadBody(err.to_string()))?;
+    if !request.is_object() {
+        return Err(ApiError::BadBody(format!("got {request}")));
+    }
+    let status = app.info().add_connector(request).await?;
+    let location = status["name"]
+        .as_str()
+        .map(|name| {
+            format!(
+                "/v1/connectors/{}",
+                utf8_percent_encode(name, NON_ALPHANUMERIC)
+            )
+        })
+        .and_then(|path| HeaderValue::from_str(&path).ok());
+    let mut response = (StatusCode::CREATED, Json(status)).into_response();
+    if let Some(location) = location {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `DELETE /v1/connectors/{name}`: stops the connector and retracts every row it contributed
+/// in one timestamp; answers once the served state shows it.
+pub(crate) async fn remove(
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(app.info().remove_connector(name).await?))
 }
 
 /// `POST /v1/connectors/{name}/pause`: holds the connector at its position (it stops between
@@ -63,7 +99,7 @@ pub(crate) async fn pause(
     State(app): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    set_paused(&app, name, true)
+    Ok(Json(app.info().set_connector_paused(name, true).await?))
 }
 
 /// `POST /v1/connectors/{name}/resume`: lets a held connector go on from where it stopped.
@@ -71,16 +107,5 @@ pub(crate) async fn resume(
     State(app): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    set_paused(&app, name, false)
-}
-
-fn set_paused(
-    app: &AppState,
-    name: String,
-    paused: bool,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    app.info()
-        .set_connector_paused(&name, paused)
-        .map(Json)
-        .ok_or(ApiError::UnknownConnector(name))
+    Ok(Json(app.info().set_connector_paused(name, false).await?))
 }
