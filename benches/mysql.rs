@@ -287,7 +287,6 @@ async fn freshness(
     let info = Arc::new(PipelineInfo::new(
         pipeline.metrics(),
         pipeline.dead_letters(),
-        Vec::new(),
         None,
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

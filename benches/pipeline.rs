@@ -203,7 +203,6 @@ fn main() -> anyhow::Result<()> {
     let info = Arc::new(PipelineInfo::new(
         pipeline.metrics(),
         pipeline.dead_letters(),
-        Vec::new(),
         None,
     ));
     let router = twinflow_serve::router(pipeline.state(), info, None);

@@ -14,6 +14,7 @@
 //! [[kafka]]
 //! brokers = "kafka:9092"
 //! prefix = "twin"                   # Debezium's topic.prefix
+//! databases = ["twin_org"]          # optional; no table may have two connectors
 //!
 //! [kafka_sink]
 //! brokers = "kafka:9092"
@@ -69,6 +70,8 @@ impl RunConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::file::Catalog;
+    use crate::catalog::{ConnectorSpec, SourceConfig};
 
     #[test]
     fn the_example_file_parses() {
@@ -79,6 +82,16 @@ mod tests {
             config.mysql[0].databases.as_deref().map(<[_]>::len),
             Some(2)
         );
+        // Its connectors feed disjoint tables: the engine starts with it.
+        let specs = config
+            .mysql
+            .into_iter()
+            .map(SourceConfig::MySql)
+            .chain(config.kafka.into_iter().map(SourceConfig::Kafka))
+            .map(ConnectorSpec::from_source)
+            .collect::<anyhow::Result<Vec<_>>>()
+            .expect("named");
+        Catalog::merge(None, specs).expect("no table fed twice");
     }
 
     #[test]

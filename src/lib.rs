@@ -5,8 +5,10 @@
 //! [`config`] file) and the [`verify`] audit; tests and benchmarks drive the same pipeline
 //! directly.
 
+pub mod catalog;
 pub mod config;
 pub mod durability;
+pub mod manager;
 pub mod operator_cli;
 pub mod pipeline;
 pub mod sink;

@@ -1,6 +1,5 @@
 //! The `twinflow` command line.
 
-use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,21 +9,22 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
+use twinflow::catalog::file::CatalogFile;
+use twinflow::catalog::{ConnectorSpec, GeneratorSource, SourceConfig};
 use twinflow::config::RunConfig;
 use twinflow::durability::DurabilityConfig;
+use twinflow::manager::{ConnectorManager, Wiring};
 use twinflow::operator_cli;
 use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow::sink::run_view_sink;
-use twinflow::status::{applied_positions, checkpointed_positions, PipelineInfo};
+use twinflow::status::PipelineInfo;
 use twinflow::verify::VerifyOptions;
-use twinflow_connectors::generator::{run_generator, ChangeMix, GeneratorConfig, OrgGenerator};
+use twinflow_connectors::generator::ChangeMix;
 use twinflow_connectors::{
-    run_debezium_file, run_kafka_source, run_mysql_source, ConnectorStatus, DebeziumFileConfig,
-    KafkaSink, KafkaSinkConfig, KafkaSourceConfig, MySqlConfig,
+    DebeziumFileConfig, KafkaSink, KafkaSinkConfig, KafkaSourceConfig, MySqlConfig,
 };
 use twinflow_dataflows::EngineConfig;
 use twinflow_ingest::decode::debezium::DecimalMode;
-use twinflow_ingest::SourcePosition;
 use twinflow_views::ViewId;
 
 /// twinflow keeps the live views of an organisation's digital twin.
@@ -59,6 +59,25 @@ enum ConnectorsCommand {
     Pause(ConnectorArgs),
     /// Lets a paused connector go on from where it stopped.
     Resume(ConnectorArgs),
+    /// Adds a connector: it snapshots its tables into the running views, then streams.
+    Add(AddArgs),
+    /// Stops a connector and removes every row it contributed, in one transaction.
+    Remove(ConnectorArgs),
+}
+
+#[derive(Parser, Clone)]
+struct AddArgs {
+    /// The new connector's name.
+    name: String,
+    /// What it reads: mysql, kafka or generator.
+    #[arg(long)]
+    kind: String,
+    /// Its configuration, a JSON object: for mysql `{"url": "mysql://USER:PASS@HOST:PORT",
+    /// "databases": [...]}`, for kafka `{"brokers": ..., "prefix": ..., "group": ...}`.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    config: String,
+    #[command(flatten)]
+    engine: OperatorArgs,
 }
 
 #[derive(Parser, Clone)]
@@ -231,6 +250,19 @@ fn main() -> anyhow::Result<()> {
                 ConnectorsCommand::Resume(ConnectorArgs { name, engine }) => {
                     operator_cli::set_paused(&engine.url, &token, &name, false, engine.json)?
                 }
+                ConnectorsCommand::Add(AddArgs {
+                    name,
+                    kind,
+                    config,
+                    engine,
+                }) => {
+                    let config =
+                        serde_json::from_str(&config).context("--config must be a JSON object")?;
+                    operator_cli::add(&engine.url, &token, &name, &kind, config, engine.json)?
+                }
+                ConnectorsCommand::Remove(ConnectorArgs { name, engine }) => {
+                    operator_cli::remove(&engine.url, &token, &name, engine.json)?
+                }
             };
             print!("{output}");
             Ok(())
@@ -238,28 +270,17 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// A source the engine is started with.
-enum SourceSpec {
-    Generator { config: GeneratorConfig, rate: f64 },
-    MySql(MySqlConfig),
-    DebeziumFile(DebeziumFileConfig),
-    Kafka(KafkaSourceConfig),
-}
-
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let banner = format!(
         "twinflow demo: {} people, {} changes/s, seed {}",
         args.scale, args.rate, args.seed
     );
-    let generator = SourceSpec::Generator {
-        config: GeneratorConfig {
-            seed: args.seed,
-            scale: args.scale,
-            mix: args.mix,
-            ..GeneratorConfig::default()
-        },
+    let generator = ConnectorSpec::from_source(SourceConfig::Generator(GeneratorSource {
+        seed: args.seed,
+        scale: args.scale,
         rate: args.rate,
-    };
+        mix: args.mix,
+    }))?;
     let durability = args.durability.config(None, None)?;
     run_engine(EngineSpec {
         listen: args.listen,
@@ -304,7 +325,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.debezium_file.len()
     );
     let files = args.debezium_file.iter().map(|path| {
-        SourceSpec::DebeziumFile(DebeziumFileConfig {
+        SourceConfig::DebeziumFile(DebeziumFileConfig {
             path: path.clone(),
             decimals: args.debezium_decimals,
         })
@@ -321,10 +342,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let sources = config
         .mysql
         .into_iter()
-        .map(SourceSpec::MySql)
-        .chain(config.kafka.into_iter().map(SourceSpec::Kafka))
+        .map(SourceConfig::MySql)
+        .chain(config.kafka.into_iter().map(SourceConfig::Kafka))
         .chain(files)
-        .collect();
+        .map(ConnectorSpec::from_source)
+        .collect::<anyhow::Result<_>>()?;
     run_engine(EngineSpec {
         listen,
         workers,
@@ -386,7 +408,8 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
 struct EngineSpec {
     listen: SocketAddr,
     workers: usize,
-    sources: Vec<SourceSpec>,
+    /// The configuration's connectors: the initial catalog.
+    sources: Vec<ConnectorSpec>,
     sink: Option<KafkaSinkConfig>,
     durability: Option<DurabilityConfig>,
     /// The bearer token of the operator endpoints; `None` keeps them closed.
@@ -402,8 +425,9 @@ fn operator_token(configured: Option<String>) -> Option<String> {
         .filter(|token| !token.is_empty())
 }
 
-/// Starts the pipeline and the sources (each resuming from the restored checkpoint's position
-/// when there is one), serves the API, and shuts everything down cleanly on Ctrl-C or SIGTERM.
+/// Starts the pipeline and the catalog's connectors (each resuming from the restored
+/// checkpoint's position when there is one), serves the API, and shuts everything down cleanly
+/// on Ctrl-C or SIGTERM.
 async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
     let EngineSpec {
         listen,
@@ -414,6 +438,7 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
         operator_token,
         banner,
     } = spec;
+    let catalog_file = durability.as_ref().map(|d| CatalogFile::new(&d.dir));
     let config = PipelineConfig {
         engine: EngineConfig {
             workers,
@@ -430,12 +455,6 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
     while pipeline.state().snapshot().as_of < restoring {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let restored = |name: &str| {
-        pipeline
-            .restored_positions()
-            .get(name)
-            .map(|saved| saved.position.clone())
-    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -448,76 +467,21 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
         // An error means the sender is gone, which also means stop.
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    let wiring = Wiring {
+        dead_letters: pipeline.dead_letters(),
+        state: pipeline.state(),
+        checkpoints: pipeline.checkpoint_stats(),
+        retractor: pipeline.retractor(),
+    };
+    let connectors = ConnectorManager::start(
+        wiring,
+        pipeline.sources(),
+        catalog_file,
+        sources,
+        pipeline.restored_positions(),
+    )
+    .await?;
     let mut tasks = Vec::new();
-    let mut connectors = Vec::new();
-    let mut names = BTreeSet::new();
-    for source in sources {
-        match source {
-            SourceSpec::Generator { config, rate } => {
-                let generator = OrgGenerator::new(config, Arc::from("generator"));
-                let resume = match restored("generator") {
-                    Some(SourcePosition::Generator { seq }) => Some(seq),
-                    _ => None,
-                };
-                let status = Arc::new(ConnectorStatus::new("generator", "generator"));
-                connectors.push(status.clone());
-                tasks.push(tokio::spawn(run_generator(
-                    generator,
-                    resume,
-                    rate,
-                    pipeline.sources(),
-                    status,
-                    stopped(stop_rx.clone()),
-                )));
-            }
-            SourceSpec::DebeziumFile(config) => {
-                let name = unique(&mut names, config.source_name())?;
-                let status = Arc::new(ConnectorStatus::new(name, "debezium-file"));
-                connectors.push(status.clone());
-                tasks.push(tokio::spawn(run_debezium_file(
-                    config,
-                    pipeline.sources(),
-                    pipeline.dead_letters(),
-                    status,
-                    stopped(stop_rx.clone()),
-                )));
-            }
-            SourceSpec::Kafka(config) => {
-                let name = unique(&mut names, config.source_name())?;
-                let status = Arc::new(ConnectorStatus::new(name.clone(), "kafka"));
-                connectors.push(status.clone());
-                let resume = restored(&name);
-                // Offsets are committed once applied, or with a data directory once durable.
-                let applied = match pipeline.checkpoint_stats() {
-                    Some(stats) => checkpointed_positions(stats, name),
-                    None => applied_positions(pipeline.state(), name),
-                };
-                tasks.push(tokio::spawn(run_kafka_source(
-                    config,
-                    resume,
-                    pipeline.sources(),
-                    pipeline.dead_letters(),
-                    status,
-                    applied,
-                    stopped(stop_rx.clone()),
-                )));
-            }
-            SourceSpec::MySql(config) => {
-                let name = unique(&mut names, config.source_name()?)?;
-                let resume = restored(&name);
-                let status = Arc::new(ConnectorStatus::new(name, "mysql"));
-                connectors.push(status.clone());
-                tasks.push(tokio::spawn(run_mysql_source(
-                    config,
-                    resume,
-                    pipeline.sources(),
-                    pipeline.dead_letters(),
-                    status,
-                    stopped(stop_rx.clone()),
-                )));
-            }
-        }
-    }
     if let Some(config) = sink {
         let views: Vec<&str> = ViewId::ALL.iter().map(|v| v.name()).collect();
         let sink = Arc::new(
@@ -538,18 +502,21 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
         stopped(stop_rx.clone()),
     ));
 
-    let info = Arc::new(PipelineInfo::new(
-        pipeline.metrics(),
-        pipeline.dead_letters(),
-        connectors,
-        pipeline.checkpoint_stats(),
-    ));
+    let info = Arc::new(
+        PipelineInfo::new(
+            pipeline.metrics(),
+            pipeline.dead_letters(),
+            pipeline.checkpoint_stats(),
+        )
+        .with_connectors(connectors.clone()),
+    );
     let router = twinflow_serve::router(pipeline.state(), info, operator_token);
     twinflow_serve::serve(listener, router, termination())
         .await
         .context("serving the API")?;
 
     eprintln!("\nshutting down");
+    connectors.shutdown().await;
     stop_tx.send_replace(true);
     for task in tasks {
         task.await.context("source task")?;
@@ -559,14 +526,6 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
         .await
         .context("pipeline shutdown")?;
     Ok(())
-}
-
-/// `name`, unless another source already has it.
-fn unique(names: &mut BTreeSet<String>, name: String) -> anyhow::Result<String> {
-    if !names.insert(name.clone()) {
-        anyhow::bail!("two sources are named {name:?}: give them distinct names");
-    }
-    Ok(name)
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM.

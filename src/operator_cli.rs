@@ -19,11 +19,7 @@ const COLUMNS: [(&str, &str); 8] = [
 /// Lists the connectors of the engine at `url` with the operator `token`: the JSON the API
 /// returned when `json`, else a table.
 pub fn list(url: &str, token: &str, json: bool) -> anyhow::Result<String> {
-    let body = call(
-        "GET",
-        &format!("{}/v1/connectors", url.trim_end_matches('/')),
-        token,
-    )?;
+    let body = call("GET", &connectors_url(url), token, None)?;
     if json {
         return Ok(serde_json::to_string_pretty(&body)?);
     }
@@ -43,37 +39,86 @@ pub fn set_paused(
     json: bool,
 ) -> anyhow::Result<String> {
     let action = if paused { "pause" } else { "resume" };
-    // The name is one path segment, whatever it holds (`mysql://host:port`).
-    let segment = utf8_percent_encode(name, NON_ALPHANUMERIC);
-    let url = format!(
-        "{}/v1/connectors/{segment}/{action}",
-        url.trim_end_matches('/')
-    );
-    let body = call("POST", &url, token)?;
-    if json {
-        return Ok(serde_json::to_string_pretty(&body)?);
-    }
-    Ok(table(std::slice::from_ref(&body)))
+    let url = format!("{}/{action}", connector_url(url, name));
+    let body = call("POST", &url, token, None)?;
+    one(&body, json)
 }
 
-/// Sends `method` (GET or POST) to `url` as the operator; a refusal becomes an error with
-/// the server's reason.
-fn call(method: &str, url: &str, token: &str) -> anyhow::Result<serde_json::Value> {
+/// Adds the connector `name` of `kind` with `config` (a JSON object) to the engine at `url`:
+/// its status once started, as JSON when `json`, else a table.
+pub fn add(
+    url: &str,
+    token: &str,
+    name: &str,
+    kind: &str,
+    config: serde_json::Value,
+    json: bool,
+) -> anyhow::Result<String> {
+    let request = serde_json::json!({ "name": name, "kind": kind, "config": config });
+    let body = call("POST", &connectors_url(url), token, Some(&request))?;
+    one(&body, json)
+}
+
+/// Removes the connector `name` from the engine at `url`, with every row it contributed.
+pub fn remove(url: &str, token: &str, name: &str, json: bool) -> anyhow::Result<String> {
+    let body = call("DELETE", &connector_url(url, name), token, None)?;
+    if json {
+        return Ok(serde_json::to_string_pretty(&body)? + "\n");
+    }
+    Ok(format!(
+        "removed {name}; its rows are gone from the views as of {}\n",
+        body["as_of"]
+    ))
+}
+
+/// One connector's status, as JSON when `json`, else a table.
+fn one(status: &serde_json::Value, json: bool) -> anyhow::Result<String> {
+    if json {
+        return Ok(serde_json::to_string_pretty(status)? + "\n");
+    }
+    Ok(table(std::slice::from_ref(status)))
+}
+
+fn connectors_url(url: &str) -> String {
+    format!("{}/v1/connectors", url.trim_end_matches('/'))
+}
+
+fn connector_url(url: &str, name: &str) -> String {
+    // The name is one path segment, whatever it holds (`mysql://host:port`).
+    let segment = utf8_percent_encode(name, NON_ALPHANUMERIC);
+    format!("{}/{segment}", connectors_url(url))
+}
+
+/// Sends `method` (GET, POST or DELETE) to `url` as the operator, with `body` as JSON; a
+/// refusal becomes an error with the server's reason.
+fn call(
+    method: &str,
+    url: &str,
+    token: &str,
+    body: Option<&serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
     let authorization = format!("Bearer {token}");
-    let sent = if method == "POST" {
-        agent
+    let sent = match (method, body) {
+        ("POST", Some(body)) => agent
             .post(url)
             .header("Authorization", &authorization)
-            .send_empty()
-    } else {
-        agent
+            .send_json(body),
+        ("POST", None) => agent
+            .post(url)
+            .header("Authorization", &authorization)
+            .send_empty(),
+        ("DELETE", _) => agent
+            .delete(url)
+            .header("Authorization", &authorization)
+            .call(),
+        _ => agent
             .get(url)
             .header("Authorization", &authorization)
-            .call()
+            .call(),
     };
     let mut response = sent.with_context(|| format!("{method} {url}"))?;
     let status = response.status();

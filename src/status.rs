@@ -2,49 +2,52 @@
 
 use std::sync::Arc;
 
-use twinflow_connectors::ConnectorStatus;
 use twinflow_dataflows::EngineMetrics;
 use twinflow_ingest::DeadLetterLog;
 use twinflow_ingest::SourcePosition;
-use twinflow_serve::EngineInfo;
+use twinflow_serve::{ControlError, ControlFuture, EngineInfo};
 
 use crate::durability::CheckpointStats;
+use crate::manager::ConnectorManager;
 
 /// The engine's counters, connectors and dead-letter record, as `/v1/status`, `/metrics` and
 /// `/v1/deadletters` show them.
 pub struct PipelineInfo {
     metrics: Arc<EngineMetrics>,
     dead_letters: Arc<DeadLetterLog>,
-    connectors: Vec<Arc<ConnectorStatus>>,
+    connectors: Option<Arc<ConnectorManager>>,
     checkpoints: Option<Arc<CheckpointStats>>,
 }
 
 impl PipelineInfo {
-    /// Reports `metrics`, `dead_letters`, the status of `connectors` and, with a data
-    /// directory, `checkpoints`.
+    /// Reports `metrics`, `dead_letters` and, with a data directory, `checkpoints`; no
+    /// connectors.
     pub fn new(
         metrics: Arc<EngineMetrics>,
         dead_letters: Arc<DeadLetterLog>,
-        connectors: Vec<Arc<ConnectorStatus>>,
         checkpoints: Option<Arc<CheckpointStats>>,
     ) -> Self {
         PipelineInfo {
             metrics,
             dead_letters,
-            connectors,
+            connectors: None,
             checkpoints,
         }
     }
-}
 
-impl PipelineInfo {
-    /// A connector's report with its dead-letter count.
-    fn connector_json(&self, connector: &ConnectorStatus) -> serde_json::Value {
-        let report = connector.report();
-        let dead_letters = self.dead_letters.total_for(&report.name);
-        let mut value = serde_json::to_value(report).unwrap_or_default();
-        value["dead_letters"] = dead_letters.into();
-        value
+    /// Also reports `connectors`, which operators change through it.
+    pub fn with_connectors(self, connectors: Arc<ConnectorManager>) -> Self {
+        PipelineInfo {
+            connectors: Some(connectors),
+            ..self
+        }
+    }
+
+    /// The connector manager, or the refusal of an engine without one.
+    fn manager(&self, name: &str) -> Result<&ConnectorManager, ControlError> {
+        self.connectors
+            .as_deref()
+            .ok_or_else(|| ControlError::Unknown(name.to_string()))
     }
 }
 
@@ -55,20 +58,30 @@ impl EngineInfo for PipelineInfo {
 
     fn connectors(&self) -> Vec<serde_json::Value> {
         self.connectors
-            .iter()
-            .map(|c| self.connector_json(c))
-            .collect()
+            .as_ref()
+            .map(|m| m.reports())
+            .unwrap_or_default()
     }
 
-    fn set_connector_paused(&self, name: &str, paused: bool) -> Option<serde_json::Value> {
-        let connector = self.connectors.iter().find(|c| c.name() == name)?;
-        connector.set_paused(paused);
-        tracing::info!(
-            connector = name,
-            "{}",
-            if paused { "paused" } else { "resumed" }
-        );
-        Some(self.connector_json(connector))
+    fn connector(&self, name: &str) -> Option<serde_json::Value> {
+        self.connectors.as_ref()?.describe(name)
+    }
+
+    fn set_connector_paused(&self, name: String, paused: bool) -> ControlFuture<'_> {
+        Box::pin(async move { self.manager(&name)?.set_paused(&name, paused).await })
+    }
+
+    fn add_connector(&self, request: serde_json::Value) -> ControlFuture<'_> {
+        Box::pin(async move {
+            let manager = self.connectors.as_deref().ok_or_else(|| {
+                ControlError::Failed("this engine does not take connectors".into())
+            })?;
+            manager.add(&request).await
+        })
+    }
+
+    fn remove_connector(&self, name: String) -> ControlFuture<'_> {
+        Box::pin(async move { self.manager(&name)?.remove(&name).await })
     }
 
     fn dead_letters(&self) -> Vec<serde_json::Value> {

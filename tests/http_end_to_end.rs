@@ -54,7 +54,6 @@ fn served_views_equal_the_oracle_over_http() {
     let info = Arc::new(PipelineInfo::new(
         pipeline.metrics(),
         pipeline.dead_letters(),
-        Vec::new(),
         None,
     ));
     let router = twinflow_serve::router(pipeline.state(), info, None);

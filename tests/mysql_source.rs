@@ -270,7 +270,8 @@ fn wait_caught_up(engine: &Engine, name: &str, db: &PrivateMariaDb) {
         }
         assert!(
             Instant::now() < deadline,
-            "{name} stuck at {applied:?}, server at {target}"
+            "{name} stuck at {applied:?}, server at {target}: {}",
+            status["connectors"]
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -360,4 +361,239 @@ async fn a_paused_connector_holds_its_position_and_catches_up_when_resumed() {
     engine.verify(&url);
     let after = engine.get("/v1/status");
     assert_eq!(after["connectors"][0]["snapshots"], 1, "{after}");
+}
+
+/// The connector catalog at runtime, end to end: an empty engine with a data directory gets a
+/// MariaDB connector through `POST /v1/connectors` and its views fill (`verify` passes); it is
+/// paused, written to, resumed (`verify` passes); every refusal has its status; the engine is
+/// killed and restarted with no sources and the connector is back from the catalog; removing
+/// it empties every view in one timestamp, as a subscriber sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectors_added_at_runtime_survive_restarts_and_removing_one_retracts_its_rows_at_once() {
+    use common::request;
+    const TOKEN: &str = "catalog-operator-token";
+    let (db, mut generator) = loaded_server(17, 1000).await;
+    let url = db.url();
+    let data_dir = tempfile::tempdir().expect("a data directory");
+    let data_arg = data_dir.path().to_str().expect("utf-8 path").to_string();
+    let start = || {
+        Engine::start_command(
+            "run",
+            &["--data-dir", &data_arg],
+            &[("TWINFLOW_OPERATOR_TOKEN", TOKEN)],
+        )
+    };
+    let mut engine = start();
+    let call = |engine: &Engine, method: &str, path: &str, body: Option<serde_json::Value>| {
+        let body = body.map(|b| b.to_string());
+        request(engine.addr(), method, path, Some(TOKEN), body.as_deref())
+    };
+    assert_eq!(
+        engine.get("/v1/views/staffing")["rows"],
+        serde_json::json!([])
+    );
+
+    // An unreachable server: created, failed with the reason, retried.
+    let nowhere = serde_json::json!({"name": "nowhere", "kind": "mysql",
+        "config": {"url": "mysql://root@127.0.0.1:1", "databases": ["twin_auth"], "max_backoff_ms": 200}});
+    let created = call(&engine, "POST", "/v1/connectors", Some(nowhere));
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let created = created.json();
+    assert_eq!(created["state"], "failed", "{created}");
+    assert!(created["last_error"].as_str().is_some(), "{created}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let retried = call(&engine, "GET", "/v1/connectors/nowhere", None).json();
+    assert!(retried["errors"].as_u64() > Some(1), "retried: {retried}");
+    assert_eq!(
+        call(&engine, "DELETE", "/v1/connectors/nowhere", None).status,
+        200
+    );
+
+    // The real server, with every database.
+    let hr = serde_json::json!({"name": "db", "kind": "mysql", "config": {"url": url}});
+    let created = call(&engine, "POST", "/v1/connectors", Some(hr.clone()));
+    assert_eq!(
+        created.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    assert_eq!(
+        created.header("location").as_deref(),
+        Some("/v1/connectors/db")
+    );
+    let described = call(&engine, "GET", "/v1/connectors/db", None).json();
+    assert_eq!(described["config"]["url"], url.as_str(), "{described}");
+    assert!(
+        described["tables"].as_array().is_some_and(|t| t.len() > 20),
+        "{described}"
+    );
+    let mut conn = connect(&db).await;
+    write(&mut conn, &mut generator, 100).await;
+    wait_caught_up(&engine, "db", &db);
+    engine.verify_with(&url, &["--source", "db"]);
+
+    // Every refusal, with its status and the field or reason.
+    let refusals = [
+        (Some(hr.clone()), 409, "exists"),
+        (
+            Some(serde_json::json!({"name": "other", "kind": "mysql",
+                "config": {"url": url, "databases": ["twin_hr"]}})),
+            409,
+            "fed by connector `db`",
+        ),
+        (
+            Some(serde_json::json!({"name": "x", "kind": "mysql", "config": {}})),
+            400,
+            "config.url",
+        ),
+        (
+            Some(serde_json::json!({"name": "x", "kind": "oracle"})),
+            400,
+            "kind",
+        ),
+        (Some(serde_json::json!({"kind": "mysql"})), 400, "name"),
+        (Some(serde_json::json!([1, 2])), 400, "body"),
+    ];
+    for (body, status, needle) in refusals {
+        let refused = call(&engine, "POST", "/v1/connectors", body.clone());
+        let text = String::from_utf8_lossy(&refused.body).to_string();
+        assert_eq!(refused.status, status, "{body:?}: {text}");
+        assert!(text.contains(needle), "{body:?}: {text} lacks {needle}");
+    }
+    let not_json = request(
+        engine.addr(),
+        "POST",
+        "/v1/connectors",
+        Some(TOKEN),
+        Some("{name"),
+    );
+    assert_eq!(
+        (not_json.status, not_json.json()["field"].clone()),
+        (400, "body".into())
+    );
+    for (method, path) in [
+        ("DELETE", "/v1/connectors/nope"),
+        ("POST", "/v1/connectors/nope/pause"),
+        ("GET", "/v1/connectors/nope"),
+    ] {
+        assert_eq!(
+            call(&engine, method, path, None).status,
+            404,
+            "{method} {path}"
+        );
+    }
+    for (token, status) in [(None, 401), (Some("wrong"), 403)] {
+        for (method, path) in [("POST", "/v1/connectors"), ("DELETE", "/v1/connectors/db")] {
+            let body = Some(hr.to_string());
+            let refused = request(engine.addr(), method, path, token, body.as_deref());
+            assert_eq!(refused.status, status, "{method} {path} with {token:?}");
+        }
+    }
+
+    // Paused, the connector reads nothing; resumed, it catches up.
+    let paused = call(&engine, "POST", "/v1/connectors/db/pause", None).json();
+    assert_eq!(paused["state"], "paused", "{paused}");
+    std::thread::sleep(Duration::from_millis(500));
+    let before = call(&engine, "GET", "/v1/connectors/db", None).json();
+    write(&mut conn, &mut generator, 100).await;
+    std::thread::sleep(Duration::from_secs(1));
+    let during = call(&engine, "GET", "/v1/connectors/db", None).json();
+    assert_eq!(during["changes"], before["changes"], "{during}");
+    call(&engine, "POST", "/v1/connectors/db/resume", None);
+    wait_caught_up(&engine, "db", &db);
+    engine.verify_with(&url, &["--source", "db"]);
+
+    // Killed and restarted with no sources: the catalog brings the connector back.
+    engine.kill();
+    write(&mut conn, &mut generator, 50).await;
+    let engine = start();
+    let listed = call(&engine, "GET", "/v1/connectors", None).json();
+    let names: Vec<&str> = listed["connectors"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(names, ["db"], "{listed}");
+    wait_caught_up(&engine, "db", &db);
+    engine.verify_with(&url, &["--source", "db"]);
+
+    // Removed: a subscriber sees every row go in one message, and the views are empty.
+    let staffing_rows = engine.get("/v1/status")["views"]["staffing"]["rows"]
+        .as_u64()
+        .expect("a row count");
+    assert!(staffing_rows > 0);
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/v1/views/staffing/subscribe",
+        engine.addr()
+    ))
+    .await
+    .expect("subscribes");
+    let snapshot = next_json(&mut socket).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    let address = engine.addr();
+    let removed = tokio::task::spawn_blocking(move || {
+        request(address, "DELETE", "/v1/connectors/db", Some(TOKEN), None)
+    })
+    .await
+    .expect("the request ran");
+    assert_eq!(
+        removed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&removed.body)
+    );
+    let removed_at = removed.json()["as_of"].as_u64().expect("an as_of");
+    let mut left = snapshot["rows"].as_array().map_or(0, Vec::len);
+    loop {
+        let message = next_json(&mut socket).await;
+        if message["type"] == "changes" {
+            let deletes = message["deletes"].as_array().map_or(0, Vec::len);
+            let upserts = message["upserts"].as_array().map_or(0, Vec::len);
+            if message["as_of"].as_u64() == Some(removed_at) {
+                assert_eq!((deletes, upserts), (left, 0), "all at once: {message}");
+                break;
+            }
+            assert!(
+                deletes < left || upserts > 0,
+                "a partial removal before {removed_at}"
+            );
+            left = left + upserts - deletes;
+        }
+        assert!(message["as_of"].as_u64() < Some(removed_at), "{message}");
+    }
+    let status = engine.get("/v1/status");
+    for view in ["staffing", "occupancy", "skill_coverage", "desk_occupancy"] {
+        assert_eq!(status["views"][view]["rows"], 0, "{view}: {status}");
+    }
+    assert_eq!(status["sources"], serde_json::json!([]), "{status}");
+    let listed = call(&engine, "GET", "/v1/connectors", None).json();
+    assert_eq!(listed["connectors"], serde_json::json!([]), "{listed}");
+}
+
+/// The next JSON text message of a subscription.
+async fn next_json<S>(socket: &mut S) -> serde_json::Value
+where
+    S: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
+            .await
+            .expect("a message within 30 s")
+            .expect("the subscription is open")
+            .expect("a valid frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("JSON");
+        }
+    }
 }

@@ -114,3 +114,44 @@ fn an_engine_without_sources_serves_empty_views_and_without_a_token_no_operator_
         "operator endpoints are disabled",
     );
 }
+
+/// `twinflow connectors add` and `remove` on an empty engine: the added generator fills the
+/// views, adding it twice is refused with the server's reason, and removing it empties them.
+#[test]
+fn the_cli_adds_a_connector_to_an_empty_engine_and_removes_it_with_its_rows() {
+    let engine = Engine::start_command("run", &[], &[("TWINFLOW_OPERATOR_TOKEN", TOKEN)]);
+    let add = [
+        "add",
+        "gen",
+        "--kind",
+        "generator",
+        "--config",
+        r#"{"scale": 500, "rate": 200, "seed": 3}"#,
+    ];
+    let added = stdout(&engine.connectors_cli(Some(TOKEN), &add));
+    assert!(
+        added.lines().nth(1).is_some_and(|l| l.starts_with("gen ")),
+        "{added}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while engine.get("/v1/status")["views"]["staffing"]["rows"] == 0 {
+        assert!(Instant::now() < deadline, "the views never filled");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    refused_with(
+        &engine.connectors_cli(Some(TOKEN), &add),
+        "409 Conflict: a connector named `gen` exists",
+    );
+    refused_with(
+        &engine.connectors_cli(
+            Some(TOKEN),
+            &["add", "x", "--kind", "generator", "--config", "{"],
+        ),
+        "--config must be a JSON object",
+    );
+    let removed = stdout(&engine.connectors_cli(Some(TOKEN), &["remove", "gen"]));
+    assert!(removed.starts_with("removed gen;"), "{removed}");
+    let status = engine.get("/v1/status");
+    assert_eq!(status["views"]["staffing"]["rows"], 0, "{status}");
+    assert_eq!(status["connectors"], serde_json::json!([]), "{status}");
+}

@@ -109,10 +109,17 @@ pub fn decode(bytes: &[u8]) -> Result<Body, CorruptCheckpoint> {
 }
 
 /// Writes `bytes` to `dir/name` atomically: a temporary file in `dir`, fsynced, renamed over
-/// the target, and the directory fsynced so that the rename itself survives a crash.
+/// the target, and the directory fsynced so that the rename itself survives a crash. The file
+/// is readable by its owner only (state and the sources' credentials).
 pub fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let temporary = dir.join(format!(".{name}.tmp"));
-    let mut file = File::create(&temporary)?;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)?;
     file.write_all(bytes)?;
     file.sync_all()?;
     drop(file);

@@ -12,7 +12,7 @@
 //! to two different states, and a subscriber resuming across a restart is reset rather than
 //! sent changes relative to a state that no longer exists.
 
-mod file;
+pub(crate) mod file;
 
 use std::collections::BTreeMap;
 use std::fs;
