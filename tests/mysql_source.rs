@@ -509,7 +509,9 @@ async fn connectors_added_at_runtime_survive_restarts_and_removing_one_retracts_
     wait_caught_up(&engine, "db", &db);
     engine.verify_with(&url, &["--source", "db"]);
 
-    // Killed and restarted with no sources: the catalog brings the connector back.
+    // Paused, killed and restarted with no sources: the catalog brings the connector back,
+    // still paused; resumed, it catches up.
+    call(&engine, "POST", "/v1/connectors/db/pause", None);
     engine.kill();
     write(&mut conn, &mut generator, 50).await;
     let engine = start();
@@ -519,6 +521,8 @@ async fn connectors_added_at_runtime_survive_restarts_and_removing_one_retracts_
         .map(|c| c.iter().filter_map(|c| c["name"].as_str()).collect())
         .unwrap_or_default();
     assert_eq!(names, ["db"], "{listed}");
+    assert_eq!(listed["connectors"][0]["state"], "paused", "{listed}");
+    call(&engine, "POST", "/v1/connectors/db/resume", None);
     wait_caught_up(&engine, "db", &db);
     engine.verify_with(&url, &["--source", "db"]);
 
@@ -596,4 +600,54 @@ where
             return serde_json::from_str(&text).expect("JSON");
         }
     }
+}
+
+/// A connector of the config file whose configuration changes between two runs is applied, not
+/// duplicated: one connector, the new setting, its old rows retracted and a fresh snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_config_file_connector_replaces_its_catalog_entry() {
+    const TOKEN: &str = "config-change-token";
+    let (db, mut generator) = loaded_server(19, 800).await;
+    let url = db.url();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("twinflow.toml");
+    let data = dir.path().join("data");
+    let run = |heartbeat_ms: u64| {
+        let text =
+            format!("[[mysql]]\nurl = \"{url}\"\nname = \"db\"\nheartbeat_ms = {heartbeat_ms}\n");
+        std::fs::write(&config, text).expect("config written");
+        Engine::start_command(
+            "run",
+            &[
+                "--config",
+                config.to_str().expect("utf-8 path"),
+                "--data-dir",
+                data.to_str().expect("utf-8 path"),
+                "--checkpoint-interval",
+                "0.2",
+            ],
+            &[("TWINFLOW_OPERATOR_TOKEN", TOKEN)],
+        )
+    };
+    let mut engine = run(1000);
+    let mut conn = connect(&db).await;
+    write(&mut conn, &mut generator, 100).await;
+    wait_caught_up(&engine, "db", &db);
+    wait_for_checkpoint(&engine);
+    engine.kill();
+
+    write(&mut conn, &mut generator, 100).await;
+    let engine = run(700);
+    wait_caught_up(&engine, "db", &db);
+    engine.verify_with(&url, &["--source", "db"]);
+    let listed =
+        common::request(engine.addr(), "GET", "/v1/connectors/db", Some(TOKEN), None).json();
+    assert_eq!(listed["config"]["heartbeat_ms"], 700, "{listed}");
+    assert_eq!(listed["snapshots"], 1, "started over: {listed}");
+    let status = engine.get("/v1/status");
+    assert_eq!(
+        status["connectors"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
 }
