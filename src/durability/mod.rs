@@ -68,18 +68,44 @@ pub struct Checkpoint {
     pub shards: Vec<Vec<u8>>,
 }
 
-/// The data directory.
+/// The data directory, held exclusively by this process while any clone of it lives.
 #[derive(Clone, Debug)]
 pub struct DataDir {
     dir: PathBuf,
+    /// The lock file, locked: two engines writing one directory would overwrite each other's
+    /// checkpoints and catalog.
+    _lock: Arc<fs::File>,
 }
 
+/// The lock file's name in the data directory.
+const LOCK_FILE: &str = "LOCK";
+
 impl DataDir {
-    /// Opens (creating) the data directory.
+    /// Opens (creating) the data directory and locks it; refused while another process
+    /// holds it.
     pub fn open(dir: &Path) -> anyhow::Result<DataDir> {
         fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(LOCK_FILE);
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "the data directory {} is in use by another twinflow process (it holds {})",
+                dir.display(),
+                path.display()
+            ),
+            Err(fs::TryLockError::Error(err)) => {
+                return Err(err).with_context(|| format!("locking {}", path.display()))
+            }
+        }
         Ok(DataDir {
             dir: dir.to_path_buf(),
+            _lock: Arc::new(lock),
         })
     }
 
@@ -490,6 +516,20 @@ fn write_checkpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_data_directory_is_held_by_one_process_at_a_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held = DataDir::open(dir.path()).expect("opens");
+        let clone = held.clone();
+        drop(held);
+        // Another open file description of the lock (as another process would have) is refused
+        // while a clone lives.
+        let refused = DataDir::open(dir.path()).expect_err("in use");
+        assert!(refused.to_string().contains("in use by another"), "{refused}");
+        drop(clone);
+        DataDir::open(dir.path()).expect("free again");
+    }
 
     fn checkpoint(ts: u64) -> Checkpoint {
         let mut positions = BTreeMap::new();
