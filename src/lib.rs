@@ -5,6 +5,11 @@
 //! [`config`] file) and the [`verify`] audit; tests and benchmarks drive the same pipeline
 //! directly.
 
+/// mimalloc for every binary built on this crate (the engine, its tests and benchmarks): the
+/// workers and the publisher allocate and free small objects at a high rate.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod catalog;
 pub mod config;
 pub mod durability;

@@ -526,7 +526,10 @@ mod tests {
         // Another open file description of the lock (as another process would have) is refused
         // while a clone lives.
         let refused = DataDir::open(dir.path()).expect_err("in use");
-        assert!(refused.to_string().contains("in use by another"), "{refused}");
+        assert!(
+            refused.to_string().contains("in use by another"),
+            "{refused}"
+        );
         drop(clone);
         DataDir::open(dir.path()).expect("free again");
     }
