@@ -485,3 +485,49 @@ async fn events_written_late_to_one_topic_are_applied_not_skipped() {
         .await
         .expect("shutdown");
 }
+
+/// Paused, the Kafka source reads nothing of what is produced meanwhile; resumed, it goes on
+/// from the same offsets and the views equal the oracle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_kafka_source_reads_nothing_until_resumed() {
+    let broker = broker_with_topics();
+    let capture = common::debezium_capture(Encoding::default(), 41, 500, 300);
+    let half = capture.messages.len() - capture.per_transaction.iter().sum::<usize>() / 2;
+    produce(&broker.brokers(), &capture.messages[..half]).await;
+
+    let pipeline = Pipeline::start(PipelineConfig::default()).expect("pipeline");
+    let state = pipeline.state();
+    let (stop, stopped) = watch::channel(false);
+    let (source_task, status) = start_source(broker.brokers(), &pipeline, stopped);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut changes = 0;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = status.report().changes;
+        if now > 0 && now == changes {
+            break;
+        }
+        changes = now;
+        assert!(Instant::now() < deadline, "the source never settled");
+    }
+    status.set_paused(true);
+    produce(&broker.brokers(), &capture.messages[half..]).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let report = status.report();
+    assert_eq!(
+        report.changes, changes,
+        "nothing read while paused: {report:?}"
+    );
+    assert_eq!(
+        serde_json::to_value(report.state).expect("a state"),
+        "paused"
+    );
+    status.set_paused(false);
+    wait_for_the_oracle(&state, &capture, &status).await;
+    assert!(status.report().changes > changes);
+    stop.send_replace(true);
+    source_task.await.expect("source");
+    tokio::task::spawn_blocking(move || pipeline.shutdown())
+        .await
+        .expect("shutdown");
+}
