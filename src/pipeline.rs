@@ -424,19 +424,7 @@ fn sequence(
     };
     let mut batches = Vec::new();
     loop {
-        if let Ok(request) = inputs.requests.try_recv() {
-            if !control(
-                request,
-                &mut inputs.input,
-                &engine,
-                &mut reclocker,
-                &mut batches,
-                dead_letters,
-                durable.as_mut(),
-            ) {
-                return engine;
-            }
-        }
+        let mut request = inputs.requests.try_recv().ok();
         let received = match inputs.input.try_recv() {
             Ok(txn) => Some(txn),
             Err(TryRecvError::Disconnected) => break,
@@ -448,18 +436,8 @@ fn sequence(
                 } else {
                     match inputs.wait(&waiter) {
                         Wake::Transaction(txn) => Some(txn),
-                        Wake::Control(request) => {
-                            if !control(
-                                request,
-                                &mut inputs.input,
-                                &engine,
-                                &mut reclocker,
-                                &mut batches,
-                                dead_letters,
-                                durable.as_mut(),
-                            ) {
-                                return engine;
-                            }
+                        Wake::Control(woken_by) => {
+                            request = Some(woken_by);
                             None
                         }
                         Wake::Closed => break,
@@ -483,6 +461,20 @@ fn sequence(
         if let Some(mut txn) = received {
             reject_invalid(&mut txn, dead_letters);
             reclocker.push(txn, &mut batches);
+        }
+        // After the transaction in hand: it was queued before the request.
+        if let Some(request) = request {
+            if !control(
+                request,
+                &mut inputs.input,
+                &engine,
+                &mut reclocker,
+                &mut batches,
+                dead_letters,
+                durable.as_mut(),
+            ) {
+                return engine;
+            }
         }
         if !forward(&engine, &mut batches, durable.as_mut()) {
             return engine;

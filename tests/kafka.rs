@@ -98,6 +98,22 @@ fn start_source(
     (task, status)
 }
 
+/// Waits until the source has read something and then nothing more for a second; the changes
+/// it has read.
+async fn settled(status: &ConnectorStatus) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut changes = 0;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = status.report().changes;
+        if now > 0 && now == changes {
+            return changes;
+        }
+        changes = now;
+        assert!(Instant::now() < deadline, "the source never settled");
+    }
+}
+
 /// Waits until every view equals the oracle, then checks it stays so for a while (a
 /// re-delivered tail must not take rows back in time).
 async fn wait_for_the_oracle(
@@ -460,17 +476,7 @@ async fn events_written_late_to_one_topic_are_applied_not_skipped() {
     let (stop, stopped) = watch::channel(false);
     let (source_task, status) = start_source(broker.brokers(), &pipeline, stopped);
     // Everything on time is read and released.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut changes = 0;
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = status.report().changes;
-        if now > 0 && now == changes {
-            break;
-        }
-        changes = now;
-        assert!(Instant::now() < deadline, "the source never settled");
-    }
+    settled(&status).await;
     produce(&broker.brokers(), &late).await;
     wait_for_the_oracle(&state, &capture, &status).await;
     assert_eq!(pipeline.dead_letters().total(), 0);
@@ -499,17 +505,7 @@ async fn a_paused_kafka_source_reads_nothing_until_resumed() {
     let state = pipeline.state();
     let (stop, stopped) = watch::channel(false);
     let (source_task, status) = start_source(broker.brokers(), &pipeline, stopped);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut changes = 0;
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = status.report().changes;
-        if now > 0 && now == changes {
-            break;
-        }
-        changes = now;
-        assert!(Instant::now() < deadline, "the source never settled");
-    }
+    let changes = settled(&status).await;
     status.set_paused(true);
     produce(&broker.brokers(), &capture.messages[half..]).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
