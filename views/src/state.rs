@@ -448,27 +448,7 @@ impl StateWriter {
             removed_sources,
             baseline,
         } = commit;
-        let mut deltas: Vec<Vec<KeyChange>> = ViewId::ALL.iter().map(|_| Vec::new()).collect();
-        for (view, key, old, new) in consolidate_by_key(updates) {
-            let rows = &mut self.tables[view.index()].rows;
-            match (&old, &new) {
-                // The common case: the row changes in place, its tenant stays.
-                (Some(old), Some(new))
-                    if ViewSchema::company_of(old) == ViewSchema::company_of(new) =>
-                {
-                    rows.insert((ViewSchema::company_of(new), key.clone()), new.clone());
-                }
-                _ => {
-                    if let Some(old) = &old {
-                        rows.remove(&(ViewSchema::company_of(old), key.clone()));
-                    }
-                    if let Some(new) = &new {
-                        rows.insert((ViewSchema::company_of(new), key.clone()), new.clone());
-                    }
-                }
-            }
-            deltas[view.index()].push(KeyChange { key, old, new });
-        }
+        let deltas = apply_updates(&mut self.tables, updates);
         for source in &removed_sources {
             self.sources.remove(source);
         }
@@ -476,11 +456,10 @@ impl StateWriter {
             self.sources.insert(progress.source.clone(), progress);
         }
         let mut published = Vec::new();
-        for (view, mut changes) in ViewId::ALL.into_iter().zip(deltas) {
+        for (view, changes) in ViewId::ALL.into_iter().zip(deltas) {
             if changes.is_empty() {
                 continue;
             }
-            changes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
             self.tables[view.index()].changed_at = as_of;
             let delta = Arc::new(ViewDelta { as_of, changes });
             if baseline {
@@ -530,6 +509,93 @@ impl StateWriter {
     }
 }
 
+/// View updates at or above which a commit applies its views on two threads: below, a
+/// thread's start costs more than it saves.
+const PARALLEL_UPDATES: usize = 2048;
+
+/// One view's table and the updates to apply to it.
+type ViewWork<'a> = (ViewId, &'a mut ViewTable, Vec<(Row, i64)>);
+
+/// Applies `updates` to the views' tables; each view's key changes, in view order. The views
+/// are independent: a large commit applies them on two threads, split by update count.
+fn apply_updates(
+    tables: &mut [ViewTable],
+    updates: Vec<(ViewId, Row, i64)>,
+) -> Vec<Vec<KeyChange>> {
+    let total = updates.len();
+    let mut by_view: Vec<Vec<(Row, i64)>> = ViewId::ALL.iter().map(|_| Vec::new()).collect();
+    for (view, row, diff) in updates {
+        by_view[view.index()].push((row, diff));
+    }
+    let mut work: Vec<ViewWork<'_>> = ViewId::ALL
+        .into_iter()
+        .zip(tables.iter_mut())
+        .zip(by_view)
+        .map(|((view, table), updates)| (view, table, updates))
+        .collect();
+    let apply = |work: Vec<ViewWork<'_>>| {
+        work.into_iter()
+            .map(|(view, table, updates)| (view, apply_view(view, table, updates)))
+            .collect::<Vec<_>>()
+    };
+    let mut applied = if total < PARALLEL_UPDATES {
+        apply(work)
+    } else {
+        // Largest first, each to the lighter of the two shares.
+        work.sort_by_key(|(_, _, updates)| std::cmp::Reverse(updates.len()));
+        let (mut here, mut there, mut load) = (Vec::new(), Vec::new(), [0usize; 2]);
+        for item in work {
+            let share = usize::from(load[1] < load[0]);
+            load[share] += item.2.len();
+            if share == 0 {
+                here.push(item)
+            } else {
+                there.push(item)
+            }
+        }
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| apply(there));
+            let mut applied = apply(here);
+            match other.join() {
+                Ok(more) => applied.extend(more),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            applied
+        })
+    };
+    applied.sort_by_key(|(view, _)| view.index());
+    applied.into_iter().map(|(_, changes)| changes).collect()
+}
+
+/// Applies one view's updates to its table; its key changes, in key order.
+fn apply_view(view: ViewId, table: &mut ViewTable, updates: Vec<(Row, i64)>) -> Vec<KeyChange> {
+    let rows = &mut table.rows;
+    let mut changes: Vec<KeyChange> = consolidate_by_key(view, updates)
+        .into_iter()
+        .map(|(key, old, new)| {
+            match (&old, &new) {
+                // The common case: the row changes in place, its tenant stays.
+                (Some(old), Some(new))
+                    if ViewSchema::company_of(old) == ViewSchema::company_of(new) =>
+                {
+                    rows.insert((ViewSchema::company_of(new), key.clone()), new.clone());
+                }
+                _ => {
+                    if let Some(old) = &old {
+                        rows.remove(&(ViewSchema::company_of(old), key.clone()));
+                    }
+                    if let Some(new) = &new {
+                        rows.insert((ViewSchema::company_of(new), key.clone()), new.clone());
+                    }
+                }
+            }
+            KeyChange { key, old, new }
+        })
+        .collect();
+    changes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    changes
+}
+
 /// Drops the pinned snapshots unused for longer than `max_age` (the least recently used come
 /// first).
 fn expire(history: &mut VecDeque<(Instant, Arc<Snapshot>)>, max_age: Duration) {
@@ -542,18 +608,18 @@ fn expire(history: &mut VecDeque<(Instant, Arc<Snapshot>)>, max_age: Duration) {
     }
 }
 
-/// Sums the updates per (view, key, row), drops what cancels out, and pairs what remains per
+/// Sums one view's updates per (key, row), drops what cancels out, and pairs what remains per
 /// key into (row before, row after). Rows are only ever compared with rows of the same key.
 fn consolidate_by_key(
-    updates: Vec<(ViewId, Row, i64)>,
-) -> Vec<(ViewId, Key, Option<Row>, Option<Row>)> {
+    view: ViewId,
+    updates: Vec<(Row, i64)>,
+) -> Vec<(Key, Option<Row>, Option<Row>)> {
     /// The distinct rows of one key with their summed diffs (usually one retracted, one added).
     type RowSums = SmallVec<[(Row, i64); 2]>;
-    let mut by_key: HashMap<(ViewId, Key), RowSums> = HashMap::with_capacity(updates.len());
-    for (view, row, diff) in updates {
-        let rows = by_key
-            .entry((view, view.schema().key_of(&row)))
-            .or_default();
+    let schema = view.schema();
+    let mut by_key: HashMap<Key, RowSums> = HashMap::with_capacity(updates.len());
+    for (row, diff) in updates {
+        let rows = by_key.entry(schema.key_of(&row)).or_default();
         match rows.iter_mut().find(|(r, _)| *r == row) {
             Some((_, sum)) => *sum += diff,
             None => rows.push((row, diff)),
@@ -561,7 +627,7 @@ fn consolidate_by_key(
     }
     by_key
         .into_iter()
-        .filter_map(|((view, key), rows)| {
+        .filter_map(|(key, rows)| {
             let (mut old, mut new) = (None, None);
             for (row, sum) in rows {
                 match sum.cmp(&0) {
@@ -570,7 +636,7 @@ fn consolidate_by_key(
                     std::cmp::Ordering::Equal => {}
                 }
             }
-            (old.is_some() || new.is_some()).then_some((view, key, old, new))
+            (old.is_some() || new.is_some()).then_some((key, old, new))
         })
         .collect()
 }
