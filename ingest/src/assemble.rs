@@ -161,6 +161,15 @@ impl TransactionAssembler {
         Pushed::Taken
     }
 
+    /// Remembers `event`'s position as taken without taking the event: one applied before a
+    /// restart, read again so that a re-delivery of it after the restart is recognised.
+    pub fn remember(&mut self, event: &ChangeEvent) {
+        let position = event.position.ordinal();
+        if !event.snapshot && !self.taken.set.contains(&position) {
+            self.taken.take(position);
+        }
+    }
+
     /// The dead letter of an event older than the positions remembered.
     fn forgotten_letter(&self, event: &ChangeEvent) -> DeadLetter {
         let position = &event.position;
@@ -531,6 +540,24 @@ mod tests {
         assert_eq!(b.events.len(), 1);
         assert_eq!(b.offsets, vec![("floor", 2), ("room", 2)]);
         assert!(merge.next_transaction().is_none());
+    }
+
+    #[test]
+    fn an_event_remembered_from_before_a_restart_is_a_duplicate_when_delivered_again() {
+        let mut assembler = TransactionAssembler::new(Arc::from("k"), 8);
+        assembler.remember(&event("a", 10, 0, false));
+        let mut out = Vec::new();
+        assert!(matches!(
+            assembler.push(event("a", 10, 0, false), &mut out),
+            Pushed::Duplicate
+        ));
+        assert!(matches!(
+            assembler.push(event("b", 11, 0, false), &mut out),
+            Pushed::Taken
+        ));
+        assembler.flush(&mut out);
+        assert_eq!(out.len(), 1, "only b is emitted");
+        assert_eq!(assembler.duplicates(), 1);
     }
 
     #[test]

@@ -177,6 +177,11 @@ pub async fn run_kafka_source(
         }
         None => BTreeMap::new(),
     };
+    // Below these offsets everything was applied before the restart: what is read there again
+    // (the last `dedup_window` events, shared among the partitions) is only remembered, so that
+    // a re-delivery of it is recognised.
+    let applied_below = resume.clone();
+    let lookback = i64::try_from(config.dedup_window / resume.len().max(1)).unwrap_or(i64::MAX);
     let mut merge: OrderedMerge<Partition> =
         OrderedMerge::new(Duration::from_millis(config.transaction_grace_ms));
     // The transaction metadata topic's partitions and the offset read in each.
@@ -194,6 +199,7 @@ pub async fn run_kafka_source(
                 &config,
                 &consumer,
                 &resume,
+                lookback,
                 &mut merge,
                 &mut metadata,
                 &status,
@@ -226,6 +232,17 @@ pub async fn run_kafka_source(
                             Ok(Some(end)) => merge.transaction_ended(end.id, end.catalog_events),
                             Ok(None) => {}
                             Err(err) => dead_letter(&name, &message, err, &dead_letters),
+                        }
+                    } else if applied_below
+                        .get(&partition)
+                        .is_some_and(|&below| offset < below)
+                    {
+                        // Applied before the restart (a bad one was dead-lettered then).
+                        let payload = message.payload();
+                        if let Ok(Some(event)) =
+                            decode_event(Some(message.topic()), payload, config.decimals)
+                        {
+                            assembler.remember(&event);
                         }
                     } else {
                         let event = decode(&name, &config, &message, &dead_letters);
@@ -311,11 +328,13 @@ pub async fn run_kafka_source(
     status.set_state(ConnectorState::Stopped);
 }
 
-/// Assigns every not yet assigned partition of the catalog's topics, from its beginning.
+/// Assigns every not yet assigned partition of the catalog's topics: from its restored offset
+/// less `lookback` (to remember what was applied there), or from its beginning.
 fn discover(
     config: &KafkaSourceConfig,
     consumer: &StreamConsumer,
     resume: &BTreeMap<Partition, i64>,
+    lookback: i64,
     merge: &mut OrderedMerge<Partition>,
     metadata: &mut BTreeMap<Partition, i64>,
     status: &ConnectorStatus,
@@ -355,8 +374,10 @@ fn discover(
         "reading {} new partition(s)",
         found.len() + found_metadata.len()
     );
+    let mut starts = BTreeMap::new();
     for key in found {
         let next = resume.get(&key).copied().unwrap_or(0);
+        starts.insert(key.clone(), next.saturating_sub(lookback).max(0));
         merge.add_partition(key, next);
     }
     if !found_metadata.is_empty() {
@@ -365,12 +386,14 @@ fn discover(
         metadata.extend(found_metadata.into_iter().map(|key| (key, 0)));
     }
     // The whole assignment again: the partitions read so far where they are, the new ones from
-    // their restored offset or their beginning.
+    // where they start.
     let mut assignment = TopicPartitionList::new();
     let read = merge
         .read_offsets()
         .chain(metadata.iter().map(|(p, o)| (p, *o)));
-    for ((topic, partition), next) in read {
+    for (key, next) in read {
+        let (topic, partition) = key;
+        let next = starts.get(key).copied().unwrap_or(next);
         let offset = if next == 0 {
             Offset::Beginning
         } else {
