@@ -5,11 +5,12 @@ use anyhow::{bail, Context};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 /// The columns of the connector table: header and the status field shown.
-const COLUMNS: [(&str, &str); 8] = [
+const COLUMNS: [(&str, &str); 9] = [
     ("NAME", "name"),
     ("KIND", "kind"),
     ("STATE", "state"),
     ("CHANGES", "changes"),
+    ("CHANGES/S", "changes_per_s"),
     ("TX/S", "transactions_per_s"),
     ("ERRORS", "errors"),
     ("DEAD LETTERS", "dead_letters"),

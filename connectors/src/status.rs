@@ -53,23 +53,28 @@ struct Inner {
     details: serde_json::Value,
 }
 
-/// Transactions per second over the last second or so.
+/// Transactions and row changes per second over the last second or so.
 #[derive(Debug)]
 struct Rate {
     mark: Instant,
-    at_mark: u64,
-    per_s: f64,
+    at_mark: [u64; 2],
+    per_s: [f64; 2],
 }
 
 impl Rate {
     const WINDOW: Duration = Duration::from_secs(1);
 
-    fn update(&mut self, total: u64) -> f64 {
+    /// The rates of `totals` (transactions, changes) read so far.
+    fn update(&mut self, totals: [u64; 2]) -> [f64; 2] {
         let elapsed = self.mark.elapsed();
         if elapsed >= Self::WINDOW {
-            self.per_s = (total - self.at_mark) as f64 / elapsed.as_secs_f64();
+            for ((per_s, at_mark), total) in
+                self.per_s.iter_mut().zip(&mut self.at_mark).zip(totals)
+            {
+                *per_s = (total - *at_mark) as f64 / elapsed.as_secs_f64();
+                *at_mark = total;
+            }
             self.mark = Instant::now();
-            self.at_mark = total;
         }
         self.per_s
     }
@@ -92,6 +97,8 @@ pub struct ConnectorReport {
     pub changes: u64,
     /// Transactions read per second, recently.
     pub transactions_per_s: f64,
+    /// Row changes read per second, recently.
+    pub changes_per_s: f64,
     /// Errors so far (connection losses, refused requests, ...).
     pub errors: u64,
     /// The most recent error.
@@ -122,8 +129,8 @@ impl ConnectorStatus {
                 changes: 0,
                 rate: Rate {
                     mark: Instant::now(),
-                    at_mark: 0,
-                    per_s: 0.0,
+                    at_mark: [0; 2],
+                    per_s: [0.0; 2],
                 },
                 errors: 0,
                 last_error: None,
@@ -226,15 +233,15 @@ impl ConnectorStatus {
             i.transactions += 1;
             i.changes += changes as u64;
             i.read_position = Some(position.to_string());
-            let total = i.transactions;
-            i.rate.update(total);
+            let totals = [i.transactions, i.changes];
+            i.rate.update(totals);
         });
     }
 
     /// The status now.
     pub fn report(&self) -> ConnectorReport {
         self.with(|i| {
-            let total = i.transactions;
+            let [transactions_per_s, changes_per_s] = i.rate.update([i.transactions, i.changes]);
             ConnectorReport {
                 name: self.name.clone(),
                 kind: self.kind,
@@ -246,7 +253,8 @@ impl ConnectorStatus {
                 read_position: i.read_position.clone(),
                 transactions: i.transactions,
                 changes: i.changes,
-                transactions_per_s: i.rate.update(total),
+                transactions_per_s,
+                changes_per_s,
                 errors: i.errors,
                 last_error: i.last_error.clone(),
                 table_errors: i.table_errors.clone(),
