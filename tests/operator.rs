@@ -155,3 +155,19 @@ fn the_cli_adds_a_connector_to_an_empty_engine_and_removes_it_with_its_rows() {
     assert_eq!(status["views"]["staffing"]["rows"], 0, "{status}");
     assert_eq!(status["connectors"], serde_json::json!([]), "{status}");
 }
+
+/// A data directory is held by one engine: a second one started on it exits at once, saying
+/// why, and the first goes on serving.
+#[test]
+fn a_second_engine_on_the_same_data_directory_is_refused() {
+    let data = tempfile::tempdir().expect("a data directory");
+    let data_dir = data.path().to_str().expect("a UTF-8 path");
+    let first = Engine::start_command("run", &["--data-dir", data_dir], &[]);
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_twinflow"))
+        .args(["run", "--data-dir", data_dir, "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the second engine runs");
+    refused_with(&second, "in use by another twinflow process");
+    assert_eq!(common::get(first.addr(), "/healthz").status, 200);
+}
