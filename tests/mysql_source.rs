@@ -488,6 +488,16 @@ async fn connectors_added_at_runtime_survive_restarts_and_removing_one_retracts_
             "{method} {path}"
         );
     }
+    for (method, path) in [("PUT", "/v1/connectors"), ("PATCH", "/v1/connectors/db")] {
+        let refused = call(&engine, method, path, None);
+        assert_eq!(refused.status, 405, "{method} {path}");
+        let allow = refused.header("allow").unwrap_or_default();
+        assert!(
+            allow.contains("GET"),
+            "{method} {path}: {}",
+            refused.headers
+        );
+    }
     for (token, status) in [(None, 401), (Some("wrong"), 403)] {
         for (method, path) in [("POST", "/v1/connectors"), ("DELETE", "/v1/connectors/db")] {
             let body = Some(hr.to_string());
