@@ -98,6 +98,19 @@ fn start_source(
     (task, status)
 }
 
+/// Stops the source, then the pipeline once everything the source sent is applied.
+async fn stop_source_and_pipeline(
+    stop: watch::Sender<bool>,
+    source: tokio::task::JoinHandle<()>,
+    pipeline: Pipeline,
+) {
+    stop.send_replace(true);
+    source.await.expect("source");
+    tokio::task::spawn_blocking(move || pipeline.shutdown())
+        .await
+        .expect("shutdown");
+}
+
 /// Waits until the source has read something and then nothing more for a second; the changes
 /// it has read.
 async fn settled(status: &ConnectorStatus) -> u64 {
@@ -430,11 +443,7 @@ async fn with_the_transaction_metadata_topic_transactions_close_on_their_end_mar
     let (source_task, status) = start_source(broker.brokers(), &pipeline, stopped);
     wait_for_the_oracle(&state, &capture, &status).await;
     assert_eq!(pipeline.dead_letters().total(), 0);
-    stop.send_replace(true);
-    source_task.await.expect("source");
-    tokio::task::spawn_blocking(move || pipeline.shutdown())
-        .await
-        .expect("shutdown");
+    stop_source_and_pipeline(stop, source_task, pipeline).await;
 }
 
 /// Without the transaction metadata topic, one topic's part of the stream is written late
@@ -485,11 +494,7 @@ async fn events_written_late_to_one_topic_are_applied_not_skipped() {
         details["late_events"].as_u64() >= Some(1),
         "late events counted: {details}"
     );
-    stop.send_replace(true);
-    source_task.await.expect("source");
-    tokio::task::spawn_blocking(move || pipeline.shutdown())
-        .await
-        .expect("shutdown");
+    stop_source_and_pipeline(stop, source_task, pipeline).await;
 }
 
 /// Paused, the Kafka source reads nothing of what is produced meanwhile; resumed, it goes on
@@ -521,11 +526,7 @@ async fn a_paused_kafka_source_reads_nothing_until_resumed() {
     status.set_paused(false);
     wait_for_the_oracle(&state, &capture, &status).await;
     assert!(status.report().changes > changes);
-    stop.send_replace(true);
-    source_task.await.expect("source");
-    tokio::task::spawn_blocking(move || pipeline.shutdown())
-        .await
-        .expect("shutdown");
+    stop_source_and_pipeline(stop, source_task, pipeline).await;
 }
 
 /// Debezium re-emits the tail of the stream (as it does after its own restart) while the
