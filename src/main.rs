@@ -239,33 +239,43 @@ fn main() -> anyhow::Result<()> {
             let equal = runtime.block_on(verify(args))?;
             std::process::exit(if equal { 0 } else { 1 });
         }
-        Command::Connectors(command) => {
-            let token = std::env::var("TWINFLOW_OPERATOR_TOKEN")
-                .context("set TWINFLOW_OPERATOR_TOKEN to the engine's operator token")?;
-            let output = match command {
-                ConnectorsCommand::List(args) => operator_cli::list(&args.url, &token, args.json)?,
-                ConnectorsCommand::Pause(ConnectorArgs { name, engine }) => {
-                    operator_cli::set_paused(&engine.url, &token, &name, true, engine.json)?
-                }
-                ConnectorsCommand::Resume(ConnectorArgs { name, engine }) => {
-                    operator_cli::set_paused(&engine.url, &token, &name, false, engine.json)?
-                }
-                ConnectorsCommand::Add(AddArgs {
-                    name,
-                    kind,
-                    config,
-                    engine,
-                }) => {
-                    let config =
-                        serde_json::from_str(&config).context("--config must be a JSON object")?;
-                    operator_cli::add(&engine.url, &token, &name, &kind, config, engine.json)?
-                }
-                ConnectorsCommand::Remove(ConnectorArgs { name, engine }) => {
-                    operator_cli::remove(&engine.url, &token, &name, engine.json)?
-                }
-            };
-            print!("{output}");
-            Ok(())
+        Command::Connectors(command) => match connectors(command) {
+            Ok(output) => {
+                print!("{output}");
+                Ok(())
+            }
+            // An operator's refusal is a message, not a crash: no backtrace.
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                std::process::exit(1);
+            }
+        },
+    }
+}
+
+/// Runs a `connectors` subcommand against the engine's REST API; what to print.
+fn connectors(command: ConnectorsCommand) -> anyhow::Result<String> {
+    let token = std::env::var("TWINFLOW_OPERATOR_TOKEN")
+        .context("set TWINFLOW_OPERATOR_TOKEN to the engine's operator token")?;
+    match command {
+        ConnectorsCommand::List(args) => operator_cli::list(&args.url, &token, args.json),
+        ConnectorsCommand::Pause(ConnectorArgs { name, engine }) => {
+            operator_cli::set_paused(&engine.url, &token, &name, true, engine.json)
+        }
+        ConnectorsCommand::Resume(ConnectorArgs { name, engine }) => {
+            operator_cli::set_paused(&engine.url, &token, &name, false, engine.json)
+        }
+        ConnectorsCommand::Add(AddArgs {
+            name,
+            kind,
+            config,
+            engine,
+        }) => {
+            let config = serde_json::from_str(&config).context("--config must be a JSON object")?;
+            operator_cli::add(&engine.url, &token, &name, &kind, config, engine.json)
+        }
+        ConnectorsCommand::Remove(ConnectorArgs { name, engine }) => {
+            operator_cli::remove(&engine.url, &token, &name, engine.json)
         }
     }
 }
