@@ -325,16 +325,7 @@ async fn the_engine_killed_at_random_moments_resumes_from_its_checkpointed_offse
     let mut produced = snapshot as u64;
     let data = tempfile::tempdir().expect("a data directory");
     let data_dir = data.path().to_str().expect("a UTF-8 path").to_string();
-    let args = [
-        "--kafka",
-        brokers.as_str(),
-        "--kafka-prefix",
-        "twin",
-        "--data-dir",
-        data_dir.as_str(),
-        "--checkpoint-interval",
-        "0.5",
-    ];
+    let args = durable_engine_args(&brokers, &data_dir);
     let mut engine = Engine::start_with(&args);
     caught_up_and_checkpointed(&engine, produced);
 
@@ -390,6 +381,21 @@ async fn the_engine_killed_at_random_moments_resumes_from_its_checkpointed_offse
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// `twinflow run` on the broker's `twin` topics with a data directory, checkpointing every
+/// 0.5 s.
+fn durable_engine_args<'a>(brokers: &'a str, data_dir: &'a str) -> [&'a str; 8] {
+    [
+        "--kafka",
+        brokers,
+        "--kafka-prefix",
+        "twin",
+        "--data-dir",
+        data_dir,
+        "--checkpoint-interval",
+        "0.5",
+    ]
 }
 
 /// Messages below the applied position's offsets, over all partitions.
@@ -547,16 +553,7 @@ async fn events_re_emitted_across_a_restart_are_recognised_as_re_deliveries() {
     let mut produced = capture.messages.len() as u64;
     let data = tempfile::tempdir().expect("a data directory");
     let data_dir = data.path().to_str().expect("a UTF-8 path").to_string();
-    let args = [
-        "--kafka",
-        brokers.as_str(),
-        "--kafka-prefix",
-        "twin",
-        "--data-dir",
-        data_dir.as_str(),
-        "--checkpoint-interval",
-        "0.5",
-    ];
+    let args = durable_engine_args(&brokers, &data_dir);
     let mut engine = Engine::start_with(&args);
     caught_up_and_checkpointed(&engine, produced);
     engine.kill();
