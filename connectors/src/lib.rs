@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+mod databases;
 pub mod debezium_file;
 pub mod generator;
 pub mod kafka;

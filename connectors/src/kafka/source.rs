@@ -22,6 +22,7 @@ use twinflow_ingest::{
     TransactionAssembler, DEFAULT_DEDUP_WINDOW,
 };
 
+use crate::databases;
 use crate::status::{ConnectorState, ConnectorStatus};
 
 /// How to read Debezium topics.
@@ -79,18 +80,7 @@ impl KafkaSourceConfig {
 
     /// The catalog tables this source feeds (those of its databases).
     pub fn tables(&self) -> Vec<TableId> {
-        TableId::ALL
-            .iter()
-            .copied()
-            .filter(|t| self.reads_database(t.schema().database))
-            .collect()
-    }
-
-    fn reads_database(&self, database: &str) -> bool {
-        match &self.databases {
-            Some(list) => list.iter().any(|d| d == database),
-            None => true,
-        }
+        databases::tables(self.databases.as_deref())
     }
 
     /// The source's name: the configured one, or `kafka:<prefix>`.
@@ -120,7 +110,8 @@ impl KafkaSourceConfig {
             return false;
         };
         rest.split_once('.').is_some_and(|(db, table)| {
-            TableId::lookup(db, table).is_some() && self.reads_database(db)
+            TableId::lookup(db, table).is_some()
+                && databases::selects(self.databases.as_deref(), db)
         })
     }
 }
@@ -177,10 +168,9 @@ pub async fn run_kafka_source(
         }
         None => BTreeMap::new(),
     };
-    // Below these offsets everything was applied before the restart: what is read there again
-    // (the last `dedup_window` events, shared among the partitions) is only remembered, so that
-    // a re-delivery of it is recognised.
-    let applied_below = resume.clone();
+    // Below the restored offsets everything was applied before the restart: what is read
+    // there again (the last `dedup_window` events, shared among the partitions) is only
+    // remembered, so that a re-delivery of it is recognised.
     let lookback = i64::try_from(config.dedup_window / resume.len().max(1)).unwrap_or(i64::MAX);
     let mut merge: OrderedMerge<Partition> =
         OrderedMerge::new(Duration::from_millis(config.transaction_grace_ms));
@@ -233,10 +223,7 @@ pub async fn run_kafka_source(
                             Ok(None) => {}
                             Err(err) => dead_letter(&name, &message, err, &dead_letters),
                         }
-                    } else if applied_below
-                        .get(&partition)
-                        .is_some_and(|&below| offset < below)
-                    {
+                    } else if resume.get(&partition).is_some_and(|&below| offset < below) {
                         // Applied before the restart (a bad one was dead-lettered then).
                         let payload = message.payload();
                         if let Ok(Some(event)) =

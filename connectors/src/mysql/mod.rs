@@ -34,6 +34,7 @@ use twinflow_ingest::{
 pub use gtid::{BadGtid, Gtid, GtidPosition};
 pub use snapshot::start_consistent_snapshot;
 
+use crate::databases;
 use crate::status::{ConnectorState, ConnectorStatus};
 
 /// How to read one MySQL/MariaDB server.
@@ -132,20 +133,12 @@ impl MySqlConfig {
 
     /// The catalog tables this source feeds (those of its databases).
     pub fn tables(&self) -> Vec<TableId> {
-        TableId::ALL
-            .iter()
-            .copied()
-            .filter(|&t| self.reads(t))
-            .collect()
+        databases::tables(self.databases.as_deref())
     }
 
     /// Whether this source reads the catalog table, if the server has it.
     fn reads(&self, table: TableId) -> bool {
-        let database = table.schema().database;
-        match &self.databases {
-            Some(list) => list.iter().any(|d| d == database),
-            None => true,
-        }
+        databases::selects(self.databases.as_deref(), table.schema().database)
     }
 
     fn replica_server_id(&self, name: &str) -> u32 {
