@@ -15,7 +15,7 @@ use twinflow::config::RunConfig;
 use twinflow::durability::DurabilityConfig;
 use twinflow::manager::{ConnectorManager, Wiring};
 use twinflow::operator_cli;
-use twinflow::pipeline::{Pipeline, PipelineConfig};
+use twinflow::pipeline::{wait_until_published, Pipeline, PipelineConfig};
 use twinflow::sink::run_view_sink;
 use twinflow::status::PipelineInfo;
 use twinflow::verify::VerifyOptions;
@@ -461,10 +461,7 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
         .await
         .context("starting the pipeline")??;
     // A restored checkpoint is served once published: never the empty state before it.
-    let restoring = pipeline.restored_as_of();
-    while pipeline.state().snapshot().as_of < restoring {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_published(&pipeline.state(), pipeline.restored_as_of()).await;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;

@@ -90,10 +90,15 @@ impl Retractor {
         let stopped = || anyhow::anyhow!("the pipeline has stopped");
         self.control.send(request).await.map_err(|_| stopped())?;
         let ts = ts.await.map_err(|_| stopped())?;
-        while self.state.snapshot().as_of < ts {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_until_published(&self.state, ts).await;
         Ok(ts)
+    }
+}
+
+/// Completes once `state` shows `as_of` (or a later timestamp).
+pub async fn wait_until_published(state: &ServedState, as_of: u64) {
+    while state.snapshot().as_of < as_of {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -458,9 +463,8 @@ fn sequence(
                 None
             }
         };
-        if let Some(mut txn) = received {
-            reject_invalid(&mut txn, dead_letters);
-            reclocker.push(txn, &mut batches);
+        if let Some(txn) = received {
+            admit(txn, &mut reclocker, &mut batches, dead_letters);
         }
         // After the transaction in hand: it was queued before the request.
         if let Some(request) = request {
@@ -522,9 +526,8 @@ fn control(
             // What was queued before the request (all the removed source sent among it) goes
             // first.
             for _ in 0..input.len() {
-                let Ok(mut txn) = input.try_recv() else { break };
-                reject_invalid(&mut txn, dead_letters);
-                reclocker.push(txn, batches);
+                let Ok(txn) = input.try_recv() else { break };
+                admit(txn, reclocker, batches, dead_letters);
             }
             let ts = reclocker.retract(&source, tables, batches);
             reclocker.idle(batches);
@@ -558,8 +561,14 @@ fn forward(
     true
 }
 
-/// Removes the changes that do not fit the catalog, recording each as a dead letter.
-fn reject_invalid(txn: &mut Transaction, dead_letters: &DeadLetterLog) {
+/// Hands `txn` to the reclocker without the changes that do not fit the catalog, each recorded
+/// as a dead letter.
+fn admit(
+    mut txn: Transaction,
+    reclocker: &mut Reclocker,
+    batches: &mut Vec<TimestampedBatch>,
+    dead_letters: &DeadLetterLog,
+) {
     txn.changes.retain(|change| match check_change(change) {
         Ok(()) => true,
         Err(reason) => {
@@ -573,4 +582,5 @@ fn reject_invalid(txn: &mut Transaction, dead_letters: &DeadLetterLog) {
             false
         }
     });
+    reclocker.push(txn, batches);
 }
