@@ -1,4 +1,5 @@
-//! Assembling a view row from its parent record and its children, in one `reduce`.
+//! Assembling a view row from its parent record and its children, in one reduce
+//! ([`reduce_total`]).
 //!
 //! The views' LEFT JOINs and their `COUNT`/`SUM` over children have one shape: a row exists
 //! for every parent (job, desk, room, floor, building, Function), with zeros when no child
@@ -6,11 +7,10 @@
 //! that: the reduce sees each distinct child value once with its multiplicity, so its cost
 //! depends on how many *distinct* children a parent has, not on how many people there are.
 
-use differential_dataflow::difference::IsZero;
-use differential_dataflow::hashable::Hashable;
 use differential_dataflow::{ExchangeData, VecCollection};
 use serde::{Deserialize, Serialize};
 
+use super::reduce::reduce_total;
 use crate::Time;
 
 /// A value fed to an assembling reduce: the parent's own record, or one child's contribution.
@@ -23,14 +23,14 @@ pub enum Fact<P, C> {
 }
 
 /// The children of one parent, as the reduce sees them.
-pub struct Children<'a, P, C>(&'a [(&'a Fact<P, C>, isize)]);
+pub struct Children<'a, P, C>(&'a [(Fact<P, C>, isize)]);
 
 impl<'a, P, C> Children<'a, P, C> {
     /// Each distinct child contribution with its multiplicity.
     pub fn iter(&self) -> impl Iterator<Item = (&'a C, isize)> + '_ {
         self.0.iter().filter_map(|(fact, count)| match fact {
-            Fact::Child(child) if !count.is_zero() => Some((child, *count)),
-            Fact::Child(_) | Fact::Parent(_) => None,
+            Fact::Child(child) => Some((child, *count)),
+            Fact::Parent(_) => None,
         })
     }
 
@@ -53,7 +53,7 @@ pub fn assemble<'s, K, P, C, O>(
     build: impl Fn(&K, &P, Children<'_, P, C>) -> O + 'static,
 ) -> VecCollection<'s, Time, (K, O)>
 where
-    K: ExchangeData + Hashable,
+    K: ExchangeData + std::hash::Hash,
     P: ExchangeData,
     C: ExchangeData,
     O: ExchangeData,
@@ -61,13 +61,11 @@ where
     let facts = parents
         .map(|(key, parent)| (key, Fact::Parent(parent)))
         .concat(children.map(|(key, child)| (key, Fact::Child(child))));
-    facts.reduce_named(
-        name,
-        move |key, input: &[(&Fact<P, C>, isize)], output: &mut Vec<(O, isize)>| {
-            // Values arrive sorted: the parent (if any) comes first, then the children.
-            if let Some((Fact::Parent(parent), _)) = input.first() {
-                output.push((build(key, parent, Children(&input[1..])), 1));
-            }
-        },
-    )
+    reduce_total(name, facts, move |key, facts: &[(Fact<P, C>, isize)]| {
+        // Values are sorted: the parent (if any) comes first, then the children.
+        match facts.first() {
+            Some((Fact::Parent(parent), _)) => Some(build(key, parent, Children(&facts[1..]))),
+            _ => None,
+        }
+    })
 }

@@ -2,6 +2,7 @@
 
 mod assemble;
 mod occupancy;
+mod reduce;
 mod skills;
 mod staffing;
 

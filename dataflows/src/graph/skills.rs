@@ -7,6 +7,7 @@ use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
 use twinflow_views::{Datum, Row};
 
+use super::reduce::reduce_total;
 use super::staffing::StaffingRow;
 use super::LiveCompanies;
 use crate::records::{
@@ -115,26 +116,21 @@ pub fn skill_coverage<'s>(
     let facts = supply
         .concat(demand.map(|(_, key)| (key, Coverage::Required)))
         .concat(covered_demand.map(|(_, key)| (key, Coverage::Covered)));
-    let totals = facts.reduce_named(
-        "skill_coverage",
-        |_, input: &[(&Coverage, isize)], output| {
-            let mut totals = [0i64; 4];
-            for (fact, count) in input {
-                let count = *count as i64;
-                match fact {
-                    Coverage::Held { holders } => {
-                        totals[0] += count;
-                        totals[1] += holders * count;
-                    }
-                    Coverage::Required => totals[2] += count,
-                    Coverage::Covered => totals[3] += count,
+    let totals = reduce_total("skill_coverage", facts, |_, input: &[(Coverage, isize)]| {
+        let mut totals = [0i64; 4];
+        for (fact, count) in input {
+            let count = *count as i64;
+            match fact {
+                Coverage::Held { holders } => {
+                    totals[0] += count;
+                    totals[1] += holders * count;
                 }
+                Coverage::Required => totals[2] += count,
+                Coverage::Covered => totals[3] += count,
             }
-            if totals[0] != 0 || totals[2] != 0 {
-                output.push((totals, 1isize));
-            }
-        },
-    );
+        }
+        (totals[0] != 0 || totals[2] != 0).then_some(totals)
+    });
     totals
         .map(|((company, skill), totals)| (skill, (company, totals)))
         .join_map(

@@ -1,0 +1,120 @@
+//! A reduce for totally ordered time that keeps each key's current values in a hash map.
+//!
+//! Differential's `reduce` works for any partially ordered time: for every key a timestamp
+//! touches, it navigates the key's history in an input arrangement and in an output
+//! arrangement, both of which it keeps and merges. The views here run at a totally ordered
+//! time and only ever need a key's *current* values, so this operator keeps exactly that — the
+//! key's values with their multiplicities and the output it last produced — and, once a
+//! timestamp is complete, applies that timestamp's updates key by key and emits the
+//! difference between the old and the new output. One hash lookup per touched key replaces
+//! two trace navigations, and no arrangement is kept or merged.
+
+use std::collections::{BTreeMap, HashMap};
+
+use differential_dataflow::collection::AsCollection;
+use differential_dataflow::consolidation::consolidate;
+use differential_dataflow::hashable::Hashable;
+use differential_dataflow::{ExchangeData, VecCollection};
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
+
+use crate::Time;
+
+type FastHash = foldhash::fast::RandomState;
+
+/// One key's state: its values (sorted, none with a zero count) and its last output.
+struct Group<V, O> {
+    values: Vec<(V, isize)>,
+    output: Option<O>,
+}
+
+impl<V: Ord, O> Group<V, O> {
+    fn update(&mut self, value: V, diff: isize) {
+        match self.values.binary_search_by(|(v, _)| v.cmp(&value)) {
+            Ok(at) => {
+                self.values[at].1 += diff;
+                if self.values[at].1 == 0 {
+                    self.values.remove(at);
+                }
+            }
+            Err(at) => self.values.insert(at, (value, diff)),
+        }
+    }
+}
+
+/// Received updates of timestamps not yet complete, with a capability for each timestamp.
+type Pending<K, V> = BTreeMap<Time, (Capability<Time>, Vec<((K, V), isize)>)>;
+
+/// For every key, the output `logic` computes from the key's current values (each distinct
+/// value once, with its multiplicity; never an empty list), or no row where it returns `None`.
+/// Equivalent to differential's `reduce` with at most one output per key, for a totally
+/// ordered time.
+pub fn reduce_total<'s, K, V, O>(
+    name: &str,
+    input: VecCollection<'s, Time, (K, V)>,
+    logic: impl Fn(&K, &[(V, isize)]) -> Option<O> + 'static,
+) -> VecCollection<'s, Time, (K, O)>
+where
+    K: ExchangeData + std::hash::Hash,
+    V: ExchangeData,
+    O: ExchangeData,
+{
+    let by_key = Exchange::new(|((key, _), _, _): &((K, V), Time, isize)| key.hashed());
+    input
+        .inner
+        .unary_frontier(by_key, name, move |_, _| {
+            let mut groups: HashMap<K, Group<V, O>, FastHash> = HashMap::default();
+            let mut pending: Pending<K, V> = BTreeMap::new();
+            move |(input, frontier), output| {
+                input.for_each(|capability, data| {
+                    for (update, time, diff) in data.drain(..) {
+                        pending
+                            .entry(time)
+                            .or_insert_with(|| (capability.delayed(&time, 0), Vec::new()))
+                            .1
+                            .push((update, diff));
+                    }
+                });
+                while let Some(entry) = pending.first_entry() {
+                    if frontier.less_equal(entry.key()) {
+                        break;
+                    }
+                    let (time, (capability, mut updates)) = entry.remove_entry();
+                    consolidate(&mut updates);
+                    let mut session = output.session(&capability);
+                    let mut updates = updates.into_iter().peekable();
+                    while let Some(((key, value), diff)) = updates.next() {
+                        let group = groups.entry(key.clone()).or_insert(Group {
+                            values: Vec::new(),
+                            output: None,
+                        });
+                        group.update(value, diff);
+                        while let Some(((_, value), diff)) =
+                            updates.next_if(|((next, _), _)| *next == key)
+                        {
+                            group.update(value, diff);
+                        }
+                        let new = if group.values.is_empty() {
+                            None
+                        } else {
+                            logic(&key, &group.values)
+                        };
+                        if new != group.output {
+                            if let Some(old) = group.output.take() {
+                                session.give(((key.clone(), old), time, -1));
+                            }
+                            if let Some(new) = &new {
+                                session.give(((key.clone(), new.clone()), time, 1));
+                            }
+                            group.output = new;
+                        }
+                        if group.values.is_empty() {
+                            groups.remove(&key);
+                        }
+                    }
+                }
+            }
+        })
+        .as_collection()
+}
