@@ -19,23 +19,50 @@ use twinflow_ingest::{Row, RowChange, TableId, Value};
 use crate::records::*;
 use crate::Time;
 
-/// One table's input: current records by primary key and the input session fed with their
-/// differences.
-pub struct KeyedInput<R: differential_dataflow::Data> {
+/// Where an input sends the differences of its records.
+pub trait RecordOutput<R> {
+    /// Records that `old` was replaced by `new` (either may be absent; they differ).
+    fn change(&mut self, old: Option<R>, new: Option<R>);
+    /// Moves the output to `time` and releases what was sent before.
+    fn advance_to(&mut self, time: Time);
+}
+
+impl<R: differential_dataflow::Data> RecordOutput<R> for InputSession<Time, R, isize> {
+    fn change(&mut self, old: Option<R>, new: Option<R>) {
+        if let Some(old) = old {
+            self.remove(old);
+        }
+        if let Some(new) = new {
+            self.insert(new);
+        }
+    }
+
+    fn advance_to(&mut self, time: Time) {
+        InputSession::advance_to(self, time);
+        self.flush();
+    }
+}
+
+/// One table's input: current records by primary key and the output fed with their
+/// differences (by default the one collection of the records themselves).
+pub struct KeyedInput<R, O = InputSession<Time, R, isize>> {
     current: HashMap<i64, R>,
-    session: InputSession<Time, R, isize>,
+    output: O,
 }
 
 impl<R: differential_dataflow::Data + PartialEq> KeyedInput<R> {
     fn new<'s>(scope: &Scope<'s, Time>) -> (Self, VecCollection<'s, Time, R>) {
         let (session, collection) = scope.new_collection();
-        (
-            KeyedInput {
-                current: HashMap::new(),
-                session,
-            },
-            collection,
-        )
+        (KeyedInput::with_output(session), collection)
+    }
+}
+
+impl<R: Clone + PartialEq, O: RecordOutput<R>> KeyedInput<R, O> {
+    fn with_output(output: O) -> Self {
+        KeyedInput {
+            current: HashMap::new(),
+            output,
+        }
     }
 
     /// Makes `record` (or nothing) the current record of `key`, emitting the difference.
@@ -44,15 +71,58 @@ impl<R: differential_dataflow::Data + PartialEq> KeyedInput<R> {
             Some(r) => self.current.insert(key, r.clone()),
             None => self.current.remove(&key),
         };
-        if old == record {
-            return;
+        if old != record {
+            self.output.change(old, record);
         }
-        if let Some(old) = old {
-            self.session.remove(old);
+    }
+}
+
+/// The two things the views read of a person, each its own collection, so that a desk move
+/// reaches only the occupancy views and a job change only the staffing and skill views.
+pub struct PeopleOutput {
+    memberships: InputSession<Time, (Id, Status), isize>,
+    assignments: InputSession<Time, Id, isize>,
+}
+
+impl PeopleOutput {
+    /// `(job, status)` of a person in a job who is active or on leave.
+    fn membership(person: &PersonRec) -> Option<(Id, Status)> {
+        match (person.job_id, person.status) {
+            (Some(job), status @ (Status::Active | Status::Leave)) => Some((job, status)),
+            _ => None,
         }
-        if let Some(new) = record {
-            self.session.insert(new);
+    }
+
+    /// The desk of an active person.
+    fn assignment(person: &PersonRec) -> Option<Id> {
+        match person.status {
+            Status::Active => person.table_id,
+            Status::Leave | Status::Other => None,
         }
+    }
+}
+
+impl RecordOutput<PersonRec> for PeopleOutput {
+    fn change(&mut self, old: Option<PersonRec>, new: Option<PersonRec>) {
+        let (old_job, new_job) = (
+            old.as_ref().and_then(Self::membership),
+            new.as_ref().and_then(Self::membership),
+        );
+        if old_job != new_job {
+            self.memberships.change(old_job, new_job);
+        }
+        let (old_desk, new_desk) = (
+            old.as_ref().and_then(Self::assignment),
+            new.as_ref().and_then(Self::assignment),
+        );
+        if old_desk != new_desk {
+            self.assignments.change(old_desk, new_desk);
+        }
+    }
+
+    fn advance_to(&mut self, time: Time) {
+        RecordOutput::<(Id, Status)>::advance_to(&mut self.memberships, time);
+        RecordOutput::<Id>::advance_to(&mut self.assignments, time);
     }
 }
 
@@ -110,13 +180,13 @@ impl std::fmt::Debug for SavedInputs {
     }
 }
 
-impl<R> TableInput for KeyedInput<R>
+impl<R, O> TableInput for KeyedInput<R, O>
 where
-    R: differential_dataflow::Data + PartialEq + Serialize + DeserializeOwned + Send,
+    R: Clone + PartialEq + Serialize + DeserializeOwned + Send + 'static,
+    O: RecordOutput<R>,
 {
     fn advance_to(&mut self, time: Time) {
-        self.session.advance_to(time);
-        self.session.flush();
+        self.output.advance_to(time);
     }
 
     fn copy(&self) -> Box<dyn SavedTable> {
@@ -125,7 +195,7 @@ where
 
     fn clear(&mut self) {
         for (_, record) in self.current.drain() {
-            self.session.remove(record);
+            self.output.change(Some(record), None);
         }
     }
 
@@ -148,7 +218,10 @@ pub struct BaseCollections<'s> {
     pub functions: VecCollection<'s, Time, FunctionRec>,
     pub job_levels: VecCollection<'s, Time, JobLevelRec>,
     pub jobs: VecCollection<'s, Time, JobRec>,
-    pub people: VecCollection<'s, Time, PersonRec>,
+    /// `(job, status)` of every person in a job who is active or on leave.
+    pub memberships: VecCollection<'s, Time, (Id, Status)>,
+    /// The desk of every active person at one.
+    pub assignments: VecCollection<'s, Time, Id>,
     pub job_skills: VecCollection<'s, Time, SkillLinkRec>,
     pub task_skills: VecCollection<'s, Time, SkillLinkRec>,
     pub table_jobs: VecCollection<'s, Time, LinkRec>,
@@ -171,7 +244,7 @@ pub struct BaseInputs {
     functions: KeyedInput<FunctionRec>,
     job_levels: KeyedInput<JobLevelRec>,
     jobs: KeyedInput<JobRec>,
-    people: KeyedInput<PersonRec>,
+    people: KeyedInput<PersonRec, PeopleOutput>,
     job_skills: KeyedInput<SkillLinkRec>,
     task_skills: KeyedInput<SkillLinkRec>,
     table_jobs: KeyedInput<LinkRec>,
@@ -197,7 +270,12 @@ impl BaseInputs {
         let (functions, functions_c) = KeyedInput::new(&scope);
         let (job_levels, job_levels_c) = KeyedInput::new(&scope);
         let (jobs, jobs_c) = KeyedInput::new(&scope);
-        let (people, people_c) = KeyedInput::new(&scope);
+        let (memberships, memberships_c) = scope.new_collection();
+        let (assignments, assignments_c) = scope.new_collection();
+        let people = KeyedInput::with_output(PeopleOutput {
+            memberships,
+            assignments,
+        });
         let (job_skills, job_skills_c) = KeyedInput::new(&scope);
         let (task_skills, task_skills_c) = KeyedInput::new(&scope);
         let (table_jobs, table_jobs_c) = KeyedInput::new(&scope);
@@ -235,7 +313,8 @@ impl BaseInputs {
             functions: functions_c,
             job_levels: job_levels_c,
             jobs: jobs_c,
-            people: people_c,
+            memberships: memberships_c,
+            assignments: assignments_c,
             job_skills: job_skills_c,
             task_skills: task_skills_c,
             table_jobs: table_jobs_c,
@@ -369,7 +448,7 @@ impl BaseInputs {
 
     /// The inputs' current time.
     pub fn time(&self) -> Time {
-        *self.people.session.time()
+        *self.jobs.output.time()
     }
 }
 

@@ -44,7 +44,8 @@ pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (Vi
         functions,
         job_levels,
         jobs,
-        people,
+        memberships,
+        assignments,
         job_skills,
         task_skills,
         table_jobs,
@@ -64,7 +65,7 @@ pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (Vi
         jobs.clone(),
         functions.clone(),
         job_levels,
-        people.clone(),
+        memberships.clone(),
     );
     let by_function = staffing::staffing_by_function(&live, functions, staffing.clone());
     let occupancy = occupancy::occupancy(
@@ -73,14 +74,14 @@ pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (Vi
         floors,
         rooms,
         desks,
-        people.clone(),
+        assignments,
         table_jobs,
     );
     let coverage = skills::skill_coverage(
         &live,
         skills::SkillInputs {
             jobs,
-            people,
+            memberships,
             job_skills,
             task_skills,
             job_tasks,

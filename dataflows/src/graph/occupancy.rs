@@ -13,7 +13,7 @@ use twinflow_views::{Datum, Row};
 
 use super::assemble::assemble;
 use super::LiveCompanies;
-use crate::records::{BuildingRec, DeskRec, FloorRec, Id, LinkRec, PersonRec, RoomRec, Status};
+use crate::records::{BuildingRec, DeskRec, FloorRec, Id, LinkRec, RoomRec};
 use crate::Time;
 
 /// Where something is: its company and the ids above it (0 where not applicable).
@@ -109,7 +109,7 @@ pub fn occupancy<'s>(
     floors: VecCollection<'s, Time, FloorRec>,
     rooms: VecCollection<'s, Time, RoomRec>,
     desks: VecCollection<'s, Time, DeskRec>,
-    people: VecCollection<'s, Time, PersonRec>,
+    assignments: VecCollection<'s, Time, Id>,
     table_jobs: VecCollection<'s, Time, LinkRec>,
 ) -> Occupancy<'s> {
     // Placement: each level joined with the placed level above it.
@@ -164,11 +164,8 @@ pub fn occupancy<'s>(
             });
 
     // desk_occupancy: a desk with the active people at it and the jobs reserving it.
-    let desk_children = people
-        .flat_map(|p| match (p.status, p.table_id) {
-            (Status::Active, Some(desk)) => Some((desk, DeskChild::Assigned)),
-            _ => None,
-        })
+    let desk_children = assignments
+        .map(|desk| (desk, DeskChild::Assigned))
         .concat(table_jobs.map(|tj| (tj.left, DeskChild::Reserved)));
     let desk_rows = assemble(
         "desk_occupancy",

@@ -10,9 +10,7 @@ use twinflow_views::{Datum, Row};
 use super::reduce::reduce_total;
 use super::staffing::StaffingRow;
 use super::LiveCompanies;
-use crate::records::{
-    Id, JobRec, LinkRec, PersonRec, SkillLevelRec, SkillLinkRec, SkillRec, Status, TaskRec,
-};
+use crate::records::{Id, JobRec, LinkRec, SkillLevelRec, SkillLinkRec, SkillRec, Status, TaskRec};
 use crate::Time;
 
 /// One fact about a (company, skill) pair.
@@ -29,7 +27,8 @@ enum Coverage {
 /// The inputs `skill_coverage` reads.
 pub struct SkillInputs<'s> {
     pub jobs: VecCollection<'s, Time, JobRec>,
-    pub people: VecCollection<'s, Time, PersonRec>,
+    /// `(job, status)` of the people in jobs who are active or on leave.
+    pub memberships: VecCollection<'s, Time, (Id, Status)>,
     pub job_skills: VecCollection<'s, Time, SkillLinkRec>,
     pub task_skills: VecCollection<'s, Time, SkillLinkRec>,
     pub job_tasks: VecCollection<'s, Time, LinkRec>,
@@ -46,7 +45,7 @@ pub fn skill_coverage<'s>(
 ) -> VecCollection<'s, Time, Row> {
     let SkillInputs {
         jobs,
-        people,
+        memberships,
         job_skills,
         task_skills,
         job_tasks,
@@ -57,14 +56,8 @@ pub fn skill_coverage<'s>(
     let levels = skill_levels.map(|l| (l.id, l.level)).arrange_by_key();
 
     // Jobs that exist (in any company) and have at least one active person.
-    let active_jobs = people
-        .flat_map(|p| {
-            if p.status == Status::Active {
-                p.job_id
-            } else {
-                None
-            }
-        })
+    let active_jobs = memberships
+        .flat_map(|(job, status)| (status == Status::Active).then_some(job))
         .distinct_total();
     let staffed_jobs = jobs
         .map(|j| (j.id, ()))

@@ -8,7 +8,7 @@ use twinflow_views::{Datum, Row};
 
 use super::assemble::assemble;
 use super::LiveCompanies;
-use crate::records::{FunctionRec, Id, JobLevelRec, JobRec, PersonRec, Status};
+use crate::records::{FunctionRec, Id, JobLevelRec, JobRec, Status};
 use crate::Time;
 
 /// What a job's row needs besides the job itself.
@@ -64,7 +64,7 @@ pub fn staffing<'s>(
     jobs: VecCollection<'s, Time, JobRec>,
     functions: VecCollection<'s, Time, FunctionRec>,
     job_levels: VecCollection<'s, Time, JobLevelRec>,
-    people: VecCollection<'s, Time, PersonRec>,
+    memberships: VecCollection<'s, Time, (Id, Status)>,
 ) -> VecCollection<'s, Time, (Id, StaffingRow)> {
     let live_jobs = live
         .restrict(jobs.map(|j| (j.company_id, j)))
@@ -81,10 +81,10 @@ pub fn staffing<'s>(
         .join_map(job_levels.map(|l| (l.id, l.name)), |_, &job, name| {
             (job, JobChild::LevelName(name.clone()))
         });
-    let people_in_jobs = people.flat_map(|p| match (p.job_id, p.status) {
-        (Some(job), Status::Active) => Some((job, JobChild::Active)),
-        (Some(job), Status::Leave) => Some((job, JobChild::Leave)),
-        _ => None,
+    let people_in_jobs = memberships.flat_map(|(job, status)| match status {
+        Status::Active => Some((job, JobChild::Active)),
+        Status::Leave => Some((job, JobChild::Leave)),
+        Status::Other => None,
     });
     let children = function_names.concat(level_names).concat(people_in_jobs);
     assemble("staffing", live_jobs, children, |_, job, children| {
