@@ -617,7 +617,8 @@ fn consolidate_by_key(
     /// The distinct rows of one key with their summed diffs (usually one retracted, one added).
     type RowSums = SmallVec<[(Row, i64); 2]>;
     let schema = view.schema();
-    let mut by_key: HashMap<Key, RowSums> = HashMap::with_capacity(updates.len());
+    let mut by_key: HashMap<Key, RowSums, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(updates.len(), Default::default());
     for (row, diff) in updates {
         let rows = by_key.entry(schema.key_of(&row)).or_default();
         match rows.iter_mut().find(|(r, _)| *r == row) {
