@@ -43,8 +43,24 @@ impl<V: Ord, O> Group<V, O> {
     }
 }
 
-/// Received updates of timestamps not yet complete, with a capability for each timestamp.
-type Pending<K, V> = BTreeMap<Time, (Capability<Time>, Vec<((K, V), isize)>)>;
+/// Received updates of one timestamp not yet complete.
+struct Pending<K, V> {
+    capability: Capability<Time>,
+    updates: Vec<((K, V), isize)>,
+    /// The length of `updates` after it was last consolidated.
+    consolidated: usize,
+}
+
+impl<K: Ord, V: Ord> Pending<K, V> {
+    /// Consolidates the updates whenever their number has doubled, so that a large
+    /// timestamp (a snapshot) holds about as many updates as it has distinct ones.
+    fn compact(&mut self) {
+        if self.updates.len() > 2 * self.consolidated + (1 << 16) {
+            consolidate(&mut self.updates);
+            self.consolidated = self.updates.len();
+        }
+    }
+}
 
 /// For every key, the output `logic` computes from the key's current values (each distinct
 /// value once, with its multiplicity; never an empty list), or no row where it returns `None`.
@@ -65,22 +81,34 @@ where
         .inner
         .unary_frontier(by_key, name, move |_, _| {
             let mut groups: HashMap<K, Group<V, O>, FastHash> = HashMap::default();
-            let mut pending: Pending<K, V> = BTreeMap::new();
+            let mut pending: BTreeMap<Time, Pending<K, V>> = BTreeMap::new();
             move |(input, frontier), output| {
                 input.for_each(|capability, data| {
                     for (update, time, diff) in data.drain(..) {
                         pending
                             .entry(time)
-                            .or_insert_with(|| (capability.delayed(&time, 0), Vec::new()))
-                            .1
+                            .or_insert_with(|| Pending {
+                                capability: capability.delayed(&time, 0),
+                                updates: Vec::new(),
+                                consolidated: 0,
+                            })
+                            .updates
                             .push((update, diff));
                     }
+                    pending.values_mut().for_each(Pending::compact);
                 });
                 while let Some(entry) = pending.first_entry() {
                     if frontier.less_equal(entry.key()) {
                         break;
                     }
-                    let (time, (capability, mut updates)) = entry.remove_entry();
+                    let (
+                        time,
+                        Pending {
+                            capability,
+                            mut updates,
+                            ..
+                        },
+                    ) = entry.remove_entry();
                     consolidate(&mut updates);
                     let mut session = output.session(&capability);
                     let mut updates = updates.into_iter().peekable();
