@@ -16,8 +16,9 @@ use crate::Time;
 /// A value fed to an assembling reduce: the parent's own record, or one child's contribution.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Fact<P, C> {
-    /// The parent row itself (exactly one while the parent exists).
-    Parent(P),
+    /// The parent row itself (exactly one while the parent exists). Boxed: a key holds one
+    /// parent and many children, each of which would otherwise take the parent's size.
+    Parent(Box<P>),
     /// A child contribution; identical contributions arrive as one value with a count.
     Child(C),
 }
@@ -59,7 +60,7 @@ where
     O: ExchangeData,
 {
     let facts = parents
-        .map(|(key, parent)| (key, Fact::Parent(parent)))
+        .map(|(key, parent)| (key, Fact::Parent(Box::new(parent))))
         .concat(children.map(|(key, child)| (key, Fact::Child(child))));
     reduce_total(name, facts, move |key, facts: &[(Fact<P, C>, isize)]| {
         // Values are sorted: the parent (if any) comes first, then the children.
