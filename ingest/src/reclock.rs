@@ -80,8 +80,9 @@ impl Reclocker {
         }
     }
 
-    /// Changes handed on per [`TimestampedBatch::Changes`], at most.
-    pub const CHUNK: usize = 4096;
+    /// Changes handed on per [`TimestampedBatch::Changes`], at most: small enough that the
+    /// workers start on a timestamp while the rest of it still arrives.
+    pub const CHUNK: usize = 512;
 
     /// The timestamp currently collecting changes, if one is open.
     pub fn open_timestamp(&self) -> Option<Timestamp> {
