@@ -9,7 +9,7 @@
 //! a double when so configured, `ENUM` as its label, `TINYINT(1)` as a boolean or a number.
 
 use base64::Engine as _;
-use serde_json::{Map, Value as Json};
+use serde_json_borrow::{ObjectAsVec as Map, Value as Json};
 
 use super::{parse_date, parse_datetime_millis, parse_decimal, DecodeError};
 use crate::catalog::{ColumnSchema, SqlType, TableId};
@@ -127,6 +127,11 @@ pub enum DebeziumError {
     Value(#[from] DecodeError),
 }
 
+/// The member `key` of `json`, if it is an object that has one.
+fn member<'a, 'ctx>(json: &'a Json<'ctx>, key: &str) -> Option<&'a Json<'ctx>> {
+    json.as_object()?.get(key)
+}
+
 fn shape(message: impl Into<String>) -> DebeziumError {
     DebeziumError::Shape(message.into())
 }
@@ -165,35 +170,33 @@ pub fn decode_transaction_end(
         return Ok(None);
     };
     let json: Json = serde_json::from_slice(value)?;
-    let payload = match json.get("payload") {
-        Some(payload) if json.get("schema").is_some() => payload,
+    let payload = match member(&json, "payload") {
+        Some(payload) if member(&json, "schema").is_some() => payload,
         _ => &json,
     };
     if payload.is_null() {
         return Ok(None);
     }
-    match payload.get("status").and_then(Json::as_str) {
+    match member(payload, "status").and_then(Json::as_str) {
         Some("BEGIN") => return Ok(None),
         Some("END") => {}
         other => return Err(shape(format!("transaction marker with status {other:?}"))),
     }
-    let id = payload
-        .get("id")
+    let id = member(payload, "id")
         .and_then(Json::as_str)
         .ok_or_else(|| shape("transaction marker without an id"))?;
-    let collections = payload
-        .get("data_collections")
+    let collections = member(payload, "data_collections")
         .and_then(Json::as_array)
         .ok_or_else(|| shape("END marker without data_collections"))?;
     let catalog_events = collections
         .iter()
         .filter(|c| {
-            c.get("data_collection")
+            member(c, "data_collection")
                 .and_then(Json::as_str)
                 .and_then(|name| name.split_once('.'))
                 .is_some_and(|(db, table)| TableId::lookup(db, table).is_some())
         })
-        .filter_map(|c| c.get("event_count").and_then(Json::as_u64))
+        .filter_map(|c| member(c, "event_count").and_then(Json::as_u64))
         .sum();
     Ok(Some(TransactionEnd {
         id: id.to_string(),
@@ -209,11 +212,11 @@ pub fn decode_line(
     decimals: DecimalMode,
 ) -> Result<Option<ChangeEvent>, DebeziumError> {
     let json: Json = serde_json::from_str(line)?;
-    match json.get("value") {
-        Some(value) if json.get("payload").is_none() => {
-            let topic = json.get("topic").and_then(Json::as_str);
+    match member(&json, "value") {
+        Some(value) if member(&json, "payload").is_none() => {
+            let topic = member(&json, "topic").and_then(Json::as_str);
             match value {
-                Json::String(text) => decode_event(topic, Some(text.as_bytes()), decimals),
+                Json::Str(text) => decode_event(topic, Some(text.as_bytes()), decimals),
                 other => decode_value(topic, other, decimals),
             }
         }
@@ -230,7 +233,7 @@ pub fn decode_value(
     if json.is_null() {
         return Ok(None);
     }
-    let (payload, schema) = match (json.get("payload"), json.get("schema")) {
+    let (payload, schema) = match (member(json, "payload"), member(json, "schema")) {
         (Some(payload), Some(schema)) if payload.is_object() => (payload, Some(schema)),
         _ => (json, None),
     };
@@ -241,8 +244,7 @@ pub fn decode_value(
         .get("source")
         .and_then(Json::as_object)
         .ok_or_else(|| shape("no source block"))?;
-    let str_of =
-        |m: &Map<String, Json>, k: &str| m.get(k).and_then(Json::as_str).map(str::to_owned);
+    let str_of = |m: &Map, k: &str| m.get(k).and_then(Json::as_str).map(str::to_owned);
     let topic_parts: Vec<&str> = topic
         .map(|t| t.rsplitn(3, '.').collect())
         .unwrap_or_default();
@@ -265,10 +267,10 @@ pub fn decode_value(
     };
     let row_schema = |image: &str| {
         schema
-            .and_then(|s| s.get("fields"))
+            .and_then(|s| member(s, "fields"))
             .and_then(Json::as_array)
-            .and_then(|fields| fields.iter().find(|f| f["field"] == image))
-            .and_then(|f| f.get("fields"))
+            .and_then(|fields| fields.iter().find(|f| name_of(f) == Some(image)))
+            .and_then(|f| member(f, "fields"))
             .and_then(Json::as_array)
     };
     let image = |name: &str| -> Result<Option<Row>, DebeziumError> {
@@ -290,7 +292,7 @@ pub fn decode_value(
         return Err(shape(format!("op {op:?} with the wrong row images")));
     }
     let snapshot_flag = match source.get("snapshot") {
-        Some(Json::String(s)) => s.as_str(),
+        Some(Json::Str(s)) => s.as_ref(),
         Some(Json::Bool(true)) => "true",
         _ => "false",
     };
@@ -303,7 +305,7 @@ pub fn decode_value(
     let gtid = str_of(source, "gtid");
     let transaction_id = payload
         .get("transaction")
-        .and_then(|t| t.get("id"))
+        .and_then(|t| member(t, "id"))
         .and_then(Json::as_str)
         .map(str::to_owned);
     let has_transaction_id = transaction_id.is_some();
@@ -334,8 +336,8 @@ pub fn decode_value(
 /// Decodes a row image: every catalog column by name.
 fn decode_row(
     table: TableId,
-    columns: &Map<String, Json>,
-    schema: Option<&Vec<Json>>,
+    columns: &Map,
+    schema: Option<&[Json]>,
     decimals: DecimalMode,
 ) -> Result<Row, DebeziumError> {
     let table_schema = table.schema();
@@ -349,10 +351,16 @@ fn decode_row(
                     table: table_schema.qualified_name(),
                     column: column.name,
                 })?;
-            let field = schema.and_then(|fields| fields.iter().find(|f| f["field"] == column.name));
+            let field =
+                schema.and_then(|fields| fields.iter().find(|f| name_of(f) == Some(column.name)));
             decode_column(table, column, value, field, decimals).map_err(DebeziumError::from)
         })
         .collect()
+}
+
+/// The `field` member of a field schema: the name of the column it describes.
+fn name_of<'a>(field: &'a Json<'_>) -> Option<&'a str> {
+    member(field, "field").and_then(Json::as_str)
 }
 
 /// One value, by the column's type and, when present, its field schema.
@@ -363,12 +371,15 @@ fn decode_column(
     field: Option<&Json>,
     decimals: DecimalMode,
 ) -> Result<Value, DecodeError> {
-    let logical = field.and_then(|f| f["name"].as_str()).unwrap_or("");
+    let logical = field
+        .and_then(|f| member(f, "name"))
+        .and_then(Json::as_str)
+        .unwrap_or("");
     let decoded = match (column.ty, value) {
         (_, Json::Null) => Some(Value::Null),
         (SqlType::Int | SqlType::TinyBool, Json::Bool(b)) => Some(Value::Int(i64::from(*b))),
         (SqlType::Int | SqlType::TinyBool, Json::Number(n)) => n.as_i64().map(Value::Int),
-        (SqlType::Varchar(_) | SqlType::Text | SqlType::Enum(_), Json::String(s)) => {
+        (SqlType::Varchar(_) | SqlType::Text | SqlType::Enum(_), Json::Str(s)) => {
             Some(Value::text(s))
         }
         (SqlType::Double, Json::Number(n)) => n.as_f64().map(Value::Double),
@@ -383,14 +394,14 @@ fn decode_column(
             }
             .map(Value::DateTimeMillis)
         }
-        (SqlType::DateTime, Json::String(s)) => {
+        (SqlType::DateTime, Json::Str(s)) => {
             parse_datetime_millis(s.trim_end_matches('Z')).map(Value::DateTimeMillis)
         }
         (SqlType::Date, Json::Number(n)) => n
             .as_i64()
             .and_then(|d| i32::try_from(d).ok())
             .map(Value::Date),
-        (SqlType::Date, Json::String(s)) => parse_date(s).map(Value::Date),
+        (SqlType::Date, Json::Str(s)) => parse_date(s).map(Value::Date),
         _ => None,
     };
     decoded.ok_or_else(|| DecodeError::BadValue {
@@ -417,7 +428,7 @@ fn decimal(
                 scaled.is_finite().then(|| scaled.round() as i64)
             })
         }
-        Json::String(s) => {
+        Json::Str(s) => {
             let precise = match field {
                 Some(_) => logical == "org.apache.kafka.connect.data.Decimal",
                 None => mode == DecimalMode::Precise,
@@ -425,7 +436,9 @@ fn decimal(
             if !precise {
                 return parse_decimal(s, scale);
             }
-            let bytes = base64::engine::general_purpose::STANDARD.decode(s).ok()?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(s.as_bytes())
+                .ok()?;
             if bytes.is_empty() || bytes.len() > 16 {
                 return None;
             }
@@ -435,7 +448,9 @@ fn decimal(
             wide[16 - bytes.len()..].copy_from_slice(&bytes);
             let unscaled = i128::from_be_bytes(wide);
             let from_scale: i32 = field
-                .and_then(|f| f["parameters"]["scale"].as_str())
+                .and_then(|f| member(f, "parameters"))
+                .and_then(|p| member(p, "scale"))
+                .and_then(Json::as_str)
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(i32::from(scale));
             rescale(unscaled, from_scale, i32::from(scale))
@@ -460,7 +475,33 @@ fn rescale(unscaled: i128, from: i32, to: i32) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value as Json};
+
+    /// [`decode_value`] of a value built with `json!`.
+    fn decode_value(
+        topic: Option<&str>,
+        json: &Json,
+        decimals: DecimalMode,
+    ) -> Result<Option<ChangeEvent>, DebeziumError> {
+        decode_event(topic, Some(json.to_string().as_bytes()), decimals)
+    }
+
+    /// [`decode_column`] of values built with `json!`.
+    fn decode_column(
+        table: TableId,
+        column: &ColumnSchema,
+        value: &Json,
+        field: Option<&Json>,
+        decimals: DecimalMode,
+    ) -> Result<Value, DecodeError> {
+        let (value, field) = (value.to_string(), field.map(Json::to_string));
+        fn borrowed(text: &str) -> serde_json_borrow::Value<'_> {
+            serde_json::from_str(text).expect("valid JSON")
+        }
+        let value = borrowed(&value);
+        let field = field.as_deref().map(borrowed);
+        super::decode_column(table, column, &value, field.as_ref(), decimals)
+    }
 
     fn floor_event(op: &str, before: Json, after: Json) -> Json {
         json!({
