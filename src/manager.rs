@@ -61,6 +61,16 @@ struct Registry {
     removed: Vec<ConnectorSpec>,
 }
 
+impl Registry {
+    /// The running connector `name`.
+    fn find(&mut self, name: &str) -> Result<&mut Running, ControlError> {
+        self.running
+            .iter_mut()
+            .find(|r| r.spec.name == name)
+            .ok_or_else(|| ControlError::Unknown(name.to_string()))
+    }
+}
+
 struct Running {
     spec: ConnectorSpec,
     status: Arc<ConnectorStatus>,
@@ -215,8 +225,8 @@ impl ConnectorManager {
 
     /// One connector's status with its configuration (passwords redacted).
     pub fn describe(&self, name: &str) -> Option<serde_json::Value> {
-        let registry = self.registry();
-        let running = registry.running.iter().find(|r| r.spec.name == name)?;
+        let mut registry = self.registry();
+        let running = registry.find(name).ok()?;
         let mut report = self.report(running);
         report["config"] = running.spec.redacted_json()["config"].take();
         Some(report)
@@ -308,11 +318,7 @@ impl ConnectorManager {
         let _changing = self.changing.lock().await;
         let (spec, task) = {
             let mut registry = self.registry();
-            let running = registry
-                .running
-                .iter_mut()
-                .find(|r| r.spec.name == name)
-                .ok_or_else(|| ControlError::Unknown(name.to_string()))?;
+            let running = registry.find(name)?;
             running.stop.send_replace(true);
             (running.spec.clone(), running.task.take())
         };
@@ -347,15 +353,7 @@ impl ConnectorManager {
         paused: bool,
     ) -> Result<serde_json::Value, ControlError> {
         let _changing = self.changing.lock().await;
-        {
-            let registry = self.registry();
-            let running = registry
-                .running
-                .iter()
-                .find(|r| r.spec.name == name)
-                .ok_or_else(|| ControlError::Unknown(name.to_string()))?;
-            running.status.set_paused(paused);
-        }
+        self.registry().find(name)?.status.set_paused(paused);
         self.save()?;
         tracing::info!(
             connector = name,
