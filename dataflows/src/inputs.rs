@@ -102,22 +102,24 @@ impl PeopleOutput {
     }
 }
 
+/// Sends to `output` how `project` of a person changed, if it did.
+fn forward<T: differential_dataflow::Data>(
+    output: &mut InputSession<Time, T, isize>,
+    old: Option<&PersonRec>,
+    new: Option<&PersonRec>,
+    project: fn(&PersonRec) -> Option<T>,
+) {
+    let (old, new) = (old.and_then(project), new.and_then(project));
+    if old != new {
+        output.change(old, new);
+    }
+}
+
 impl RecordOutput<PersonRec> for PeopleOutput {
     fn change(&mut self, old: Option<PersonRec>, new: Option<PersonRec>) {
-        let (old_job, new_job) = (
-            old.as_ref().and_then(Self::membership),
-            new.as_ref().and_then(Self::membership),
-        );
-        if old_job != new_job {
-            self.memberships.change(old_job, new_job);
-        }
-        let (old_desk, new_desk) = (
-            old.as_ref().and_then(Self::assignment),
-            new.as_ref().and_then(Self::assignment),
-        );
-        if old_desk != new_desk {
-            self.assignments.change(old_desk, new_desk);
-        }
+        let (old, new) = (old.as_ref(), new.as_ref());
+        forward(&mut self.memberships, old, new, Self::membership);
+        forward(&mut self.assignments, old, new, Self::assignment);
     }
 
     fn advance_to(&mut self, time: Time) {
