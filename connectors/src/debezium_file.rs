@@ -25,6 +25,11 @@ use crate::status::{ConnectorState, ConnectorStatus};
 /// A quiet input completes the open transaction after this long.
 pub const IDLE: Duration = Duration::from_millis(200);
 
+/// Bytes read from the input at a time. Every read of a `tokio::fs::File` is a round trip to
+/// tokio's blocking pool, so reads are large: with the JSON converter's schemas a line is
+/// several kilobytes, and the default 8 KiB buffer would make one round trip every two lines.
+const READ_BUFFER: usize = 1 << 20;
+
 /// Where to read Debezium JSON from.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DebeziumFileConfig {
@@ -66,7 +71,7 @@ pub async fn run_debezium_file(
         }
     };
     let name: Arc<str> = Arc::from(config.source_name());
-    let mut lines = BufReader::new(input).lines();
+    let mut lines = BufReader::with_capacity(READ_BUFFER, input).lines();
     let mut assembler = TransactionAssembler::new(name.clone(), DEFAULT_DEDUP_WINDOW);
     let mut ready = Vec::new();
     let mut line_no = 0u64;
