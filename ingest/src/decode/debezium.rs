@@ -8,7 +8,13 @@
 //! bytes (`decimal.handling.mode=precise`, the scale taken from the schema), or as a string or
 //! a double when so configured, `ENUM` as its label, `TINYINT(1)` as a boolean or a number.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use base64::Engine as _;
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json_borrow::{ObjectAsVec as Map, Value as Json};
 
 use super::{parse_date, parse_datetime_millis, parse_decimal, DecodeError};
@@ -147,8 +153,270 @@ pub fn decode_event(
     let Some(value) = value else {
         return Ok(None);
     };
-    let json: Json = serde_json::from_slice(value)?;
-    decode_value(topic, &json, decimals)
+    if let Some((schema, payload)) = KnownPrefix::split(value) {
+        if let Ok(payload @ Json::Object(_)) = serde_json::from_slice::<Json>(payload) {
+            return decode_payload(topic, &payload, Some(&schema), decimals);
+        }
+    }
+    let message = serde_json::from_slice(value)?;
+    if let Message::Enveloped { schema, .. } = &message {
+        KnownPrefix::remember(value, schema)?;
+    }
+    decode_message(topic, message, decimals)
+}
+
+/// The start of an enveloped message up to its payload, `{"schema":...,"payload":`, as the
+/// JSON converter writes it: every message of a topic starts with the same bytes, so a later
+/// message's schema is recognised by comparing them instead of scanning the schema again.
+struct KnownPrefix {
+    bytes: Box<[u8]>,
+    schema: Rc<ValueSchema>,
+}
+
+/// Prefixes remembered per thread (a consumer reads a few topics; a topic's schema changes
+/// only with its table's DDL).
+const KNOWN_PREFIXES: usize = 16;
+
+thread_local! {
+    static PREFIXES: RefCell<Vec<KnownPrefix>> = const { RefCell::new(Vec::new()) };
+}
+
+impl KnownPrefix {
+    const HEAD: &[u8] = br#"{"schema":"#;
+    const PAYLOAD: &[u8] = br#","payload":"#;
+
+    /// For a message that starts with a known prefix: its schema and the bytes of its payload
+    /// (the rest without the closing brace; the caller checks that they are one object).
+    fn split(message: &[u8]) -> Option<(Rc<ValueSchema>, &[u8])> {
+        let body = message.trim_ascii_end().strip_suffix(b"}")?;
+        PREFIXES.with_borrow(|known| {
+            known
+                .iter()
+                .find(|p| body.starts_with(&p.bytes))
+                .map(|p| (p.schema.clone(), &body[p.bytes.len()..]))
+        })
+    }
+
+    /// Remembers the prefix of `message`, whose `schema` member was parsed as `schema`, if the
+    /// message has exactly the converter's layout.
+    fn remember(message: &[u8], schema: &RawValue) -> Result<(), DebeziumError> {
+        let schema_text = schema.get().as_bytes();
+        let starts_at = Self::HEAD.len();
+        let ends_at = starts_at + schema_text.len();
+        let laid_out = message.get(..starts_at) == Some(Self::HEAD)
+            && message.get(starts_at..ends_at) == Some(schema_text)
+            && message[ends_at..].starts_with(Self::PAYLOAD);
+        if laid_out {
+            let interpreted = ValueSchema::cached(schema.get())?;
+            PREFIXES.with_borrow_mut(|known| {
+                if known.len() >= KNOWN_PREFIXES {
+                    known.remove(0);
+                }
+                known.push(KnownPrefix {
+                    bytes: message[..ends_at + Self::PAYLOAD.len()].into(),
+                    schema: interpreted,
+                });
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Decodes a parsed message value.
+fn decode_message(
+    topic: Option<&str>,
+    message: Message,
+    decimals: DecimalMode,
+) -> Result<Option<ChangeEvent>, DebeziumError> {
+    match message {
+        Message::Enveloped { schema, payload } => {
+            let schema = ValueSchema::cached(schema.get())?;
+            decode_payload(topic, &payload, Some(&schema), decimals)
+        }
+        Message::Bare(payload) => decode_payload(topic, &payload, None, decimals),
+        Message::Null => Ok(None),
+        Message::Text(_) | Message::NotAnObject => Err(shape("the value is not an object")),
+    }
+}
+
+/// A message value as Kafka Connect's JSON converter writes it, read without building the
+/// schema: with schemas, the `schema` member stays raw text (its interpretation is cached per
+/// distinct text, see [`ValueSchema::cached`]) and only the `payload` is parsed.
+enum Message<'a> {
+    /// `{"schema": ..., "payload": {...}}`.
+    Enveloped {
+        schema: &'a RawValue,
+        payload: Json<'a>,
+    },
+    /// An object without the schema envelope: the payload itself.
+    Bare(Json<'a>),
+    /// JSON `null`: a tombstone.
+    Null,
+    /// A JSON string: in a captured line, the message value as text.
+    Text(String),
+    /// Any other JSON value.
+    NotAnObject,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Message<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MessageVisitor)
+    }
+}
+
+struct MessageVisitor;
+
+impl<'de> Visitor<'de> for MessageVisitor {
+    type Value = Message<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Debezium change event")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message<'de>, A::Error> {
+        let mut schema = None;
+        let mut members: Vec<(&'de str, Json<'de>)> = Vec::new();
+        while let Some(key) = map.next_key::<&'de str>()? {
+            if key == "schema" && schema.is_none() {
+                schema = Some(map.next_value::<&'de RawValue>()?);
+            } else {
+                members.push((key, map.next_value()?));
+            }
+        }
+        let payload_at = members
+            .iter()
+            .position(|(key, value)| *key == "payload" && value.is_object());
+        Ok(match (schema, payload_at) {
+            (Some(schema), Some(at)) => Message::Enveloped {
+                schema,
+                payload: members.swap_remove(at).1,
+            },
+            (Some(schema), None) => {
+                // Not the envelope after all: `schema` is one of the payload's own members.
+                let schema =
+                    serde_json::from_str(schema.get()).map_err(serde::de::Error::custom)?;
+                members.push(("schema", schema));
+                Message::Bare(Json::Object(Map::from(members)))
+            }
+            (None, _) => Message::Bare(Json::Object(Map::from(members))),
+        })
+    }
+
+    fn visit_unit<E>(self) -> Result<Message<'de>, E> {
+        Ok(Message::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Message<'de>, E> {
+        Ok(Message::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Message<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Message::NotAnObject)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Message<'de>, E> {
+        Ok(Message::NotAnObject)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Message<'de>, E> {
+        Ok(Message::NotAnObject)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Message<'de>, E> {
+        Ok(Message::NotAnObject)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Message<'de>, E> {
+        Ok(Message::NotAnObject)
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Message<'de>, E> {
+        Ok(Message::Text(text.to_owned()))
+    }
+}
+
+/// What decoding needs of one column's field schema.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct FieldHint {
+    /// The logical type (`name`), such as `io.debezium.time.MicroTimestamp`.
+    logical: String,
+    /// A decimal's scale (`parameters.scale`).
+    scale: Option<i32>,
+}
+
+impl FieldHint {
+    fn of(field: &Json) -> FieldHint {
+        FieldHint {
+            logical: member(field, "name")
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            scale: member(field, "parameters")
+                .and_then(|p| member(p, "scale"))
+                .and_then(Json::as_str)
+                .and_then(|s| s.parse().ok()),
+        }
+    }
+}
+
+/// The field hints of a value schema's row images (`before`, `after`), by column name.
+#[derive(Debug, Default)]
+struct ValueSchema {
+    images: Vec<(String, Vec<(String, FieldHint)>)>,
+}
+
+/// Distinct schema texts remembered per thread; a topic's schema changes only with its table's
+/// DDL, so a handful are in use at a time.
+const CACHED_SCHEMAS: usize = 256;
+
+thread_local! {
+    static SCHEMAS: RefCell<HashMap<Box<str>, Rc<ValueSchema>, foldhash::fast::RandomState>> =
+        RefCell::default();
+}
+
+impl ValueSchema {
+    fn parse(schema: &Json) -> ValueSchema {
+        fn fields<'a, 'ctx>(json: &'a Json<'ctx>) -> &'a [Json<'ctx>] {
+            member(json, "fields")
+                .and_then(Json::as_array)
+                .unwrap_or(&[])
+        }
+        let images = fields(schema)
+            .iter()
+            .filter_map(|image| {
+                let columns = fields(image)
+                    .iter()
+                    .filter_map(|f| Some((name_of(f)?.to_owned(), FieldHint::of(f))))
+                    .collect();
+                Some((name_of(image)?.to_owned(), columns))
+            })
+            .collect();
+        ValueSchema { images }
+    }
+
+    /// The interpretation of the schema `text`, parsed once per distinct text.
+    fn cached(text: &str) -> Result<Rc<ValueSchema>, DebeziumError> {
+        if let Some(found) = SCHEMAS.with_borrow(|cache| cache.get(text).cloned()) {
+            return Ok(found);
+        }
+        let parsed = Rc::new(ValueSchema::parse(&serde_json::from_str(text)?));
+        SCHEMAS.with_borrow_mut(|cache| {
+            if cache.len() >= CACHED_SCHEMAS {
+                cache.clear();
+            }
+            cache.insert(text.into(), parsed.clone());
+        });
+        Ok(parsed)
+    }
+
+    /// The hints of the row image `image`'s columns.
+    fn image(&self, image: &str) -> Option<&[(String, FieldHint)]> {
+        self.images
+            .iter()
+            .find(|(name, _)| name == image)
+            .map(|(_, columns)| columns.as_slice())
+    }
 }
 
 /// The END marker of a transaction on Debezium's transaction metadata topic
@@ -211,32 +479,53 @@ pub fn decode_line(
     line: &str,
     decimals: DecimalMode,
 ) -> Result<Option<ChangeEvent>, DebeziumError> {
-    let json: Json = serde_json::from_str(line)?;
-    match member(&json, "value") {
-        Some(value) if member(&json, "payload").is_none() => {
-            let topic = member(&json, "topic").and_then(Json::as_str);
+    let captured: CapturedLine = serde_json::from_str(line)?;
+    match captured.value.0 {
+        Some(value) if captured.payload.0.is_none() => {
+            let topic = captured.topic.as_deref();
             match value {
-                Json::Str(text) => decode_event(topic, Some(text.as_bytes()), decimals),
-                other => decode_value(topic, other, decimals),
+                Message::Text(text) => decode_event(topic, Some(text.as_bytes()), decimals),
+                other => decode_message(topic, other, decimals),
             }
         }
-        _ => decode_value(None, &json, decimals),
+        _ => decode_event(None, Some(line.as_bytes()), decimals),
     }
 }
 
-/// [`decode_event`] for an already parsed value.
-pub fn decode_value(
+/// A line read as a captured message, in one pass: its value is parsed as a message, its key
+/// and any other members are skipped. A bare value leaves `value` absent.
+#[derive(serde::Deserialize)]
+struct CapturedLine<'a> {
+    #[serde(borrow, default)]
+    topic: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    value: Present<Message<'a>>,
+    #[serde(default)]
+    payload: Present<IgnoredAny>,
+}
+
+/// Whether a member is there at all (`Option` would read JSON `null` as absent).
+struct Present<T>(Option<T>);
+
+impl<T> Default for Present<T> {
+    fn default() -> Self {
+        Present(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Present<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(|value| Present(Some(value)))
+    }
+}
+
+/// Decodes an event's payload, with the field hints of its schema when it has one.
+fn decode_payload(
     topic: Option<&str>,
-    json: &Json,
+    payload: &Json,
+    schema: Option<&ValueSchema>,
     decimals: DecimalMode,
 ) -> Result<Option<ChangeEvent>, DebeziumError> {
-    if json.is_null() {
-        return Ok(None);
-    }
-    let (payload, schema) = match (member(json, "payload"), member(json, "schema")) {
-        (Some(payload), Some(schema)) if payload.is_object() => (payload, Some(schema)),
-        _ => (json, None),
-    };
     let payload = payload
         .as_object()
         .ok_or_else(|| shape("the value is not an object"))?;
@@ -265,19 +554,12 @@ pub fn decode_value(
         Some("r") => Op::Read,
         other => return Err(shape(format!("unsupported op {other:?}"))),
     };
-    let row_schema = |image: &str| {
-        schema
-            .and_then(|s| member(s, "fields"))
-            .and_then(Json::as_array)
-            .and_then(|fields| fields.iter().find(|f| name_of(f) == Some(image)))
-            .and_then(|f| member(f, "fields"))
-            .and_then(Json::as_array)
-    };
     let image = |name: &str| -> Result<Option<Row>, DebeziumError> {
         match payload.get(name) {
             None | Some(Json::Null) => Ok(None),
             Some(Json::Object(columns)) => {
-                decode_row(table, columns, row_schema(name), decimals).map(Some)
+                let hints = schema.and_then(|s| s.image(name));
+                decode_row(table, columns, hints, decimals).map(Some)
             }
             Some(_) => Err(shape(format!("{name} is not an object"))),
         }
@@ -337,7 +619,7 @@ pub fn decode_value(
 fn decode_row(
     table: TableId,
     columns: &Map,
-    schema: Option<&[Json]>,
+    hints: Option<&[(String, FieldHint)]>,
     decimals: DecimalMode,
 ) -> Result<Row, DebeziumError> {
     let table_schema = table.schema();
@@ -351,9 +633,10 @@ fn decode_row(
                     table: table_schema.qualified_name(),
                     column: column.name,
                 })?;
-            let field =
-                schema.and_then(|fields| fields.iter().find(|f| name_of(f) == Some(column.name)));
-            decode_column(table, column, value, field, decimals).map_err(DebeziumError::from)
+            let hint = hints
+                .and_then(|hints| hints.iter().find(|(name, _)| name == column.name))
+                .map(|(_, hint)| hint);
+            decode_column(table, column, value, hint, decimals).map_err(DebeziumError::from)
         })
         .collect()
 }
@@ -368,13 +651,10 @@ fn decode_column(
     table: TableId,
     column: &ColumnSchema,
     value: &Json,
-    field: Option<&Json>,
+    field: Option<&FieldHint>,
     decimals: DecimalMode,
 ) -> Result<Value, DecodeError> {
-    let logical = field
-        .and_then(|f| member(f, "name"))
-        .and_then(Json::as_str)
-        .unwrap_or("");
+    let logical = field.map_or("", |f| f.logical.as_str());
     let decoded = match (column.ty, value) {
         (_, Json::Null) => Some(Value::Null),
         (SqlType::Int | SqlType::TinyBool, Json::Bool(b)) => Some(Value::Int(i64::from(*b))),
@@ -415,7 +695,7 @@ fn decode_column(
 /// A DECIMAL as a mantissa at the catalog's `scale`.
 fn decimal(
     value: &Json,
-    field: Option<&Json>,
+    field: Option<&FieldHint>,
     logical: &str,
     mode: DecimalMode,
     scale: u8,
@@ -447,12 +727,7 @@ fn decimal(
             let mut wide = [fill; 16];
             wide[16 - bytes.len()..].copy_from_slice(&bytes);
             let unscaled = i128::from_be_bytes(wide);
-            let from_scale: i32 = field
-                .and_then(|f| member(f, "parameters"))
-                .and_then(|p| member(p, "scale"))
-                .and_then(Json::as_str)
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(i32::from(scale));
+            let from_scale = field.and_then(|f| f.scale).unwrap_or(i32::from(scale));
             rescale(unscaled, from_scale, i32::from(scale))
         }
         _ => None,
@@ -477,7 +752,7 @@ mod tests {
     use super::*;
     use serde_json::{json, Value as Json};
 
-    /// [`decode_value`] of a value built with `json!`.
+    /// [`decode_event`] of a value built with `json!`.
     fn decode_value(
         topic: Option<&str>,
         json: &Json,
@@ -499,7 +774,7 @@ mod tests {
             serde_json::from_str(text).expect("valid JSON")
         }
         let value = borrowed(&value);
-        let field = field.as_deref().map(borrowed);
+        let field = field.as_deref().map(|f| FieldHint::of(&borrowed(f)));
         super::decode_column(table, column, &value, field.as_ref(), decimals)
     }
 
@@ -591,7 +866,15 @@ mod tests {
         let wrapped = json!({"topic": "t.twin_infra.floor", "key": {"id": 1}, "value": floor_event("c", Json::Null, floor(1))});
         let as_string = json!({"topic": "t.twin_infra.floor", "key": "{}", "value": bare.clone()});
         let tombstone = json!({"topic": "t.twin_infra.floor", "key": {"id": 1}, "value": null});
-        for line in [bare, wrapped.to_string(), as_string.to_string()] {
+        let enveloped = json!({"topic": "t.twin_infra.floor", "key": {"id": 1},
+                               "value": {"schema": {"type": "struct"},
+                                         "payload": floor_event("c", Json::Null, floor(1))}});
+        for line in [
+            bare,
+            wrapped.to_string(),
+            as_string.to_string(),
+            enveloped.to_string(),
+        ] {
             let event = decode_line(&line, DecimalMode::Precise)
                 .expect("decodes")
                 .expect("an event");
@@ -600,6 +883,74 @@ mod tests {
         assert!(decode_line(&tombstone.to_string(), DecimalMode::Precise)
             .expect("ok")
             .is_none());
+    }
+
+    /// A `job_task` event as the JSON converter writes it with schemas (`schema` first): the
+    /// decimal's scale (1) is the schema's, not the catalog's (2).
+    fn job_task_with_schema(id: i64, allocation: &str) -> String {
+        let row_schema = |image: &str| {
+            json!({"type": "struct", "optional": true, "field": image, "fields": [
+                {"type": "int32", "optional": false, "field": "id"},
+                {"type": "int32", "optional": false, "field": "job_id"},
+                {"type": "int32", "optional": false, "field": "task_id"},
+                {"type": "bytes", "optional": false, "field": "allocation_pct",
+                 "name": "org.apache.kafka.connect.data.Decimal",
+                 "parameters": {"scale": "1", "connect.decimal.precision": "5"}}]})
+        };
+        let schema = json!({"type": "struct", "name": "t.twin_process.job_task.Envelope",
+                            "fields": [row_schema("before"), row_schema("after")]});
+        let payload = json!({
+            "before": null, "op": "c", "ts_ms": 5, "transaction": null,
+            "after": {"id": id, "job_id": 2, "task_id": 3, "allocation_pct": allocation},
+            "source": {"db": "twin_process", "table": "job_task", "file": "binlog.000001",
+                       "pos": 10, "row": 0, "ts_ms": 4}
+        });
+        format!(r#"{{"schema":{schema},"payload":{payload}}}"#)
+    }
+
+    #[test]
+    fn events_with_schemas_use_the_field_schemas_also_when_cached() {
+        // 0x0D = 13 at scale 1 = 1.3 = mantissa 130 at the catalog's scale 2; 0x7B = 12.3.
+        // The first message is parsed whole, the others are recognised by their prefix; the
+        // last is also reordered, which the full parse reads the same.
+        let reordered = {
+            let message: Json = serde_json::from_str(&job_task_with_schema(3, "ew==")).unwrap();
+            message.to_string()
+        };
+        for (message, id, mantissa) in [
+            (job_task_with_schema(1, "DQ=="), 1, 130),
+            (job_task_with_schema(2, "ew=="), 2, 1230),
+            (reordered, 3, 1230),
+        ] {
+            let event = decode_event(None, Some(message.as_bytes()), DecimalMode::String)
+                .expect("decodes")
+                .expect("a catalog table");
+            let after = event.change.after.expect("after");
+            assert_eq!(after[0], Value::Int(id));
+            assert_eq!(after[3], Value::Decimal { mantissa, scale: 2 });
+        }
+        // A known prefix followed by more than one object is not taken for a payload.
+        let without_end = |id| {
+            let mut message = job_task_with_schema(id, "ew==");
+            assert_eq!(message.pop(), Some('}'));
+            message
+        };
+        let trailing = without_end(4) + r#","x":1}"#;
+        let event = decode_event(None, Some(trailing.as_bytes()), DecimalMode::String)
+            .expect("decodes by the full parse")
+            .expect("a catalog table");
+        assert_eq!(event.change.after.expect("after")[0], Value::Int(4));
+        let broken = without_end(5);
+        assert!(decode_event(None, Some(broken.as_bytes()), DecimalMode::String).is_err());
+        // `schema` without a `payload` object is one of the payload's own members.
+        let mut bare = floor_event("c", Json::Null, floor(1));
+        bare["schema"] = json!("public");
+        let event = decode_value(None, &bare, DecimalMode::Precise)
+            .expect("decodes")
+            .expect("a catalog table");
+        assert_eq!(event.change.table, TableId::Floor);
+        let err = decode_event(None, Some(b"[1, 2]"), DecimalMode::Precise).expect_err("array");
+        assert!(err.to_string().contains("not an object"), "{err}");
     }
 
     #[test]
