@@ -51,6 +51,14 @@ struct Options {
     _bench: bool,
 }
 
+/// Starts a new peak-RSS measurement: the kernel's high-water mark is reset to the current
+/// RSS (Linux `clear_refs` value 5), so that a phase's peak does not include an earlier one's.
+fn reset_peak_rss() {
+    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
+        eprintln!("cannot reset the peak RSS ({e}); peaks include earlier phases");
+    }
+}
+
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -122,6 +130,7 @@ fn main() -> anyhow::Result<()> {
     };
 
     // Hydration: the whole org as one transaction.
+    reset_peak_rss();
     let start = Instant::now();
     let (pipeline, mut generator, snapshot_rows) = hydrated(&options, config(10_000))?;
     let state = pipeline.state();
@@ -136,6 +145,7 @@ fn main() -> anyhow::Result<()> {
     for view in ViewId::ALL {
         println!("  {:<22} {:>9} rows", view.name(), snapshot.len(view));
     }
+    drop(snapshot);
 
     // Throughput: the generated change stream, up to 10k changes per timestamp.
     let metrics = pipeline.metrics();
@@ -161,10 +171,13 @@ fn main() -> anyhow::Result<()> {
         peak_rss_mb()
     );
     }
-    drop(sources);
+    // Everything of this pipeline goes before the next one starts, so that each phase's peak
+    // RSS is that of one pipeline (with its generator).
+    drop((sources, state, generator));
     pipeline.shutdown();
 
     // Latency: closed loop of 1000-change timestamps on a fresh, hydrated pipeline.
+    reset_peak_rss();
     let (pipeline, mut generator, _) =
         hydrated(&options, config(options.latency_changes as usize))?;
     let state = pipeline.state();
@@ -193,7 +206,7 @@ fn main() -> anyhow::Result<()> {
         latency.p99_ms,
         latency.samples
     );
-    println!("peak RSS so far: {:.0} MB", peak_rss_mb());
+    println!("peak RSS of the latency pipeline: {:.0} MB", peak_rss_mb());
 
     // HTTP: one company's occupancy, keep-alive clients on loopback.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -255,7 +268,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(server)??;
     drop(sources);
     pipeline.shutdown();
-    println!("peak RSS: {:.0} MB", peak_rss_mb());
+    println!("peak RSS with the HTTP phase: {:.0} MB", peak_rss_mb());
     Ok(())
 }
 
