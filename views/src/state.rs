@@ -50,7 +50,7 @@ impl Default for StateConfig {
         StateConfig {
             history_snapshots: 8,
             history_max_age: Duration::from_secs(10),
-            log_row_changes: 50_000,
+            log_row_changes: 10_000,
             subscriber_queue: 1024,
         }
     }
