@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
@@ -142,14 +142,24 @@ pub async fn run_kafka_source(
     shutdown: impl Future<Output = ()>,
 ) {
     let name: Arc<str> = Arc::from(config.source_name());
-    let consumer: StreamConsumer = match ClientConfig::new()
+    let clients = ClientConfig::new()
         .set("bootstrap.servers", &config.brokers)
         .set("group.id", config.group())
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
-        .create()
-    {
-        Ok(consumer) => consumer,
+        .create::<StreamConsumer>()
+        .and_then(|consumer| {
+            // High watermarks are asked on connections of their own: on the consumer's, a
+            // broker answers only after the long-polling fetch ahead of the question
+            // (`fetch.wait.max.ms`, 500 ms), and a merge waiting for partitions at their end
+            // would release about one transaction per answer.
+            let watermarks = ClientConfig::new()
+                .set("bootstrap.servers", &config.brokers)
+                .create::<BaseConsumer>()?;
+            Ok((consumer, watermarks))
+        });
+    let (consumer, watermarks) = match clients {
+        Ok(clients) => clients,
         Err(err) => {
             status.error(format!("cannot create a Kafka consumer: {err}"));
             status.set_state(ConnectorState::Stopped);
@@ -304,7 +314,7 @@ pub async fn run_kafka_source(
             let waiting = merge.waiting(Instant::now());
             if !waiting.is_empty() {
                 checked_ends = Instant::now();
-                refresh_ends(&consumer, &mut merge, waiting, &mut high);
+                refresh_ends(&watermarks, &mut merge, waiting, &mut high);
             }
         }
         if reported.elapsed() >= REPORT_EVERY {
@@ -398,7 +408,7 @@ fn discover(
 /// Asks the brokers whether the `waiting` partitions (holding transactions back) are at
 /// their end.
 fn refresh_ends(
-    consumer: &StreamConsumer,
+    watermarks: &BaseConsumer,
     merge: &mut OrderedMerge<Partition>,
     waiting: Vec<Partition>,
     high: &mut BTreeMap<Partition, i64>,
@@ -407,7 +417,7 @@ fn refresh_ends(
         merge.read_offsets().map(|(p, o)| (p.clone(), o)).collect();
     for partition in waiting {
         let watermark = tokio::task::block_in_place(|| {
-            consumer.fetch_watermarks(&partition.0, partition.1, Duration::from_secs(1))
+            watermarks.fetch_watermarks(&partition.0, partition.1, Duration::from_secs(1))
         });
         if let Ok((_, high_watermark)) = watermark {
             let next = read.get(&partition).copied().unwrap_or(0);
