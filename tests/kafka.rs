@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use twinflow::pipeline::{Pipeline, PipelineConfig};
@@ -31,43 +30,14 @@ use twinflow_oracle::kafka::PrivateBroker;
 use twinflow_views::{Filter, ViewId};
 
 async fn produce(brokers: &str, messages: &[Message]) {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("linger.ms", "5")
-        .create()
-        .expect("a producer");
-    let mut pending = Vec::new();
-    for message in messages {
-        let mut record = FutureRecord::to(&message.topic).key(message.key.as_str());
-        if let Some(value) = &message.value {
-            record = record.payload(value.as_str());
-        }
-        pending.push(producer.send(record, Duration::from_secs(30)));
-        if pending.len() >= 1000 {
-            for delivery in pending.drain(..) {
-                delivery.await.expect("delivered");
-            }
-        }
-    }
-    for delivery in pending {
-        delivery.await.expect("delivered");
-    }
+    twinflow_oracle::kafka::produce(brokers, messages)
+        .await
+        .expect("delivered");
 }
 
 /// A broker with a topic per catalog table (people on 3 partitions).
 fn broker_with_topics() -> PrivateBroker {
-    let broker = PrivateBroker::start().expect("a private broker");
-    for table in TableId::ALL {
-        let schema = table.schema();
-        let partitions = if *table == TableId::People { 3 } else { 1 };
-        broker
-            .create_topic(
-                &format!("twin.{}.{}", schema.database, schema.name),
-                partitions,
-            )
-            .expect("topic");
-    }
-    broker
+    PrivateBroker::with_table_topics("twin").expect("a private broker with topics")
 }
 
 async fn until_stopped(mut rx: watch::Receiver<bool>) {

@@ -9,6 +9,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use twinflow_ingest::TableId;
+
+use crate::debezium::Message;
+
 /// A running private broker.
 pub struct PrivateBroker {
     dir: tempfile::TempDir,
@@ -80,6 +87,21 @@ impl PrivateBroker {
         Ok(())
     }
 
+    /// Starts a broker with a topic `<prefix>.<database>.<table>` per catalog table, the
+    /// people's topic on 3 partitions (the others on 1).
+    pub fn with_table_topics(prefix: &str) -> io::Result<Self> {
+        let broker = PrivateBroker::start()?;
+        for table in TableId::ALL {
+            let schema = table.schema();
+            let partitions = if *table == TableId::People { 3 } else { 1 };
+            broker.create_topic(
+                &format!("{prefix}.{}.{}", schema.database, schema.name),
+                partitions,
+            )?;
+        }
+        Ok(broker)
+    }
+
     /// `127.0.0.1:PORT`.
     pub fn brokers(&self) -> String {
         format!("127.0.0.1:{}", self.port)
@@ -125,5 +147,41 @@ impl PrivateBroker {
 impl Drop for PrivateBroker {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Produces `messages` to `brokers` in order, up to 1000 in flight; fails on the first message
+/// the broker does not acknowledge.
+pub async fn produce(brokers: &str, messages: &[Message]) -> Result<(), KafkaError> {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "30000")
+        .create()?;
+    let mut pending = Vec::new();
+    for message in messages {
+        let mut record = FutureRecord::to(&message.topic).key(message.key.as_str());
+        if let Some(value) = &message.value {
+            record = record.payload(value.as_str());
+        }
+        // Enqueued now (`send` would enqueue only when first polled, one at a time).
+        pending.push(producer.send_result(record).map_err(|(err, _)| err)?);
+        if pending.len() >= 1000 {
+            for delivery in pending.drain(..) {
+                acknowledged(delivery).await?;
+            }
+        }
+    }
+    for delivery in pending {
+        acknowledged(delivery).await?;
+    }
+    Ok(())
+}
+
+async fn acknowledged(delivery: DeliveryFuture) -> Result<(), KafkaError> {
+    match delivery.await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err((err, _))) => Err(err),
+        Err(_) => Err(KafkaError::Canceled),
     }
 }
