@@ -3,11 +3,23 @@
 //! newline-delimited Debezium JSON through the whole pipeline (`--debezium-file`). Numbers go
 //! to the README; nothing here asserts a time.
 //!
-//! `cargo bench --bench debezium -- [--people N] [--transactions N] [--schemas]`
+//! With `--kafka`, the same messages are also produced to a private tansu broker (built by
+//! `scripts/setup`) and consumed from it: once by a bare consumer (what the broker delivers)
+//! and once by the Kafka source into the whole pipeline (consume and apply).
+//!
+//! `cargo bench --bench debezium -- [--people N] [--transactions N] [--schemas] [--kafka]`
 
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use twinflow::status::applied_positions;
+use twinflow_connectors::{run_kafka_source, KafkaSourceConfig};
+use twinflow_ingest::TableId;
+use twinflow_oracle::kafka::{produce, PrivateBroker};
 
 use clap::Parser;
 use twinflow::pipeline::{Pipeline, PipelineConfig};
@@ -28,6 +40,9 @@ struct Options {
     /// Encode with the JSON converter's schemas.
     #[arg(long)]
     schemas: bool,
+    /// Also measure consuming the messages from a private Kafka-protocol broker.
+    #[arg(long)]
+    kafka: bool,
     /// Passed by `cargo bench`; ignored.
     #[arg(long = "bench", hide = true)]
     _bench: bool,
@@ -38,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         people,
         transactions,
         schemas,
+        kafka,
         ..
     } = Options::parse();
     let encoding = Encoding {
@@ -97,8 +113,6 @@ fn main() -> anyhow::Result<()> {
         events as f64 / elapsed
     );
 
-    drop(messages);
-
     let start = Instant::now();
     let mut events = 0u64;
     for line in &lines {
@@ -136,12 +150,90 @@ fn main() -> anyhow::Result<()> {
     let metrics = pipeline.metrics();
     pipeline.shutdown();
     let elapsed = start.elapsed().as_secs_f64();
+    let changes = metrics.changes();
     println!(
-        "replay through the pipeline (snapshot + stream, to all views served): {} row changes in \
+        "replay through the pipeline (snapshot + stream, to all views served): {changes} row changes in \
          {elapsed:.2} s = {:.0} events/s",
+        changes as f64 / elapsed
+    );
+    drop(lines);
+    if kafka {
+        runtime.block_on(from_kafka(&messages, changes))?;
+    }
+    Ok(())
+}
+
+/// Produces `messages` to a private broker, reads them back with a bare consumer, then consumes
+/// and applies them with the Kafka source until the views have taken `changes` row changes.
+async fn from_kafka(messages: &[Message], changes: u64) -> anyhow::Result<()> {
+    let broker = PrivateBroker::with_table_topics("twin")?;
+    let start = Instant::now();
+    produce(&broker.brokers(), messages).await?;
+    println!(
+        "kafka: {} messages produced to a private tansu broker in {:.2} s",
+        messages.len(),
+        start.elapsed().as_secs_f64()
+    );
+
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.brokers())
+        .set("group.id", "bench-fetch")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let topics: Vec<String> = TableId::ALL
+        .iter()
+        .map(|t| format!("twin.{}.{}", t.schema().database, t.schema().name))
+        .collect();
+    consumer.subscribe(&topics.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let start = Instant::now();
+    for _ in 0..messages.len() {
+        tokio::time::timeout(Duration::from_secs(60), consumer.recv())
+            .await
+            .context("the broker stopped delivering")??;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "kafka: the broker delivers {} messages in {elapsed:.2} s = {:.0} messages/s to a bare consumer",
+        messages.len(),
+        messages.len() as f64 / elapsed
+    );
+    drop(consumer);
+
+    let pipeline = Pipeline::start(PipelineConfig::default())?;
+    let source = KafkaSourceConfig {
+        decimals: DecimalMode::Precise,
+        ..KafkaSourceConfig::new(broker.brokers(), "twin")
+    };
+    let status = Arc::new(ConnectorStatus::new(source.source_name(), "kafka"));
+    let applied = applied_positions(pipeline.state(), source.source_name());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let start = Instant::now();
+    let task = tokio::spawn(run_kafka_source(
+        source,
+        None,
+        pipeline.sources(),
+        pipeline.dead_letters(),
+        status,
+        applied,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let metrics = pipeline.metrics();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while metrics.changes() < changes && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "kafka: consumed and applied {} of {changes} row changes in {elapsed:.2} s = {:.0} events/s",
         metrics.changes(),
         metrics.changes() as f64 / elapsed
     );
+    let _ = stop.send(());
+    task.await?;
+    tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
     Ok(())
 }
 
