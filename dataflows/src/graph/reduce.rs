@@ -4,10 +4,11 @@
 //! touches, it navigates the key's history in an input arrangement and in an output
 //! arrangement, both of which it keeps and merges. The views here run at a totally ordered
 //! time and only ever need a key's *current* values, so this operator keeps exactly that — the
-//! key's values with their multiplicities and the output it last produced — and, once a
-//! timestamp is complete, applies that timestamp's updates key by key and emits the
-//! difference between the old and the new output. One hash lookup per touched key replaces
-//! two trace navigations, and no arrangement is kept or merged.
+//! key's values with their multiplicities — and, once a timestamp is complete, applies that
+//! timestamp's updates key by key and emits the difference between the output of the key's
+//! values before and after them. One hash lookup and two calls of the logic per touched key
+//! replace two trace navigations, and no arrangement is kept or merged. The last output is
+//! recomputed rather than kept: a view's outputs are its rows, as large as its inputs.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -23,23 +24,16 @@ use crate::Time;
 
 type FastHash = foldhash::fast::RandomState;
 
-/// One key's state: its values (sorted, none with a zero count) and its last output.
-struct Group<V, O> {
-    values: Vec<(V, isize)>,
-    output: Option<O>,
-}
-
-impl<V: Ord, O> Group<V, O> {
-    fn update(&mut self, value: V, diff: isize) {
-        match self.values.binary_search_by(|(v, _)| v.cmp(&value)) {
-            Ok(at) => {
-                self.values[at].1 += diff;
-                if self.values[at].1 == 0 {
-                    self.values.remove(at);
-                }
+/// Applies `diff` to `value`'s count among one key's `values` (sorted, none with a zero count).
+fn update<V: Ord>(values: &mut Vec<(V, isize)>, value: V, diff: isize) {
+    match values.binary_search_by(|(v, _)| v.cmp(&value)) {
+        Ok(at) => {
+            values[at].1 += diff;
+            if values[at].1 == 0 {
+                values.remove(at);
             }
-            Err(at) => self.values.insert(at, (value, diff)),
         }
+        Err(at) => values.insert(at, (value, diff)),
     }
 }
 
@@ -80,7 +74,7 @@ where
     input
         .inner
         .unary_frontier(by_key, name, move |_, _| {
-            let mut groups: HashMap<K, Group<V, O>, FastHash> = HashMap::default();
+            let mut groups: HashMap<K, Vec<(V, isize)>, FastHash> = HashMap::default();
             let mut pending: BTreeMap<Time, Pending<K, V>> = BTreeMap::new();
             move |(input, frontier), output| {
                 input.for_each(|capability, data| {
@@ -111,34 +105,34 @@ where
                     ) = entry.remove_entry();
                     consolidate(&mut updates);
                     let mut session = output.session(&capability);
+                    let output_of = |key: &K, values: &[(V, isize)]| {
+                        if values.is_empty() {
+                            None
+                        } else {
+                            logic(key, values)
+                        }
+                    };
                     let mut updates = updates.into_iter().peekable();
                     while let Some(((key, value), diff)) = updates.next() {
-                        let group = groups.entry(key.clone()).or_insert(Group {
-                            values: Vec::new(),
-                            output: None,
-                        });
-                        group.update(value, diff);
+                        let values = groups.entry(key.clone()).or_default();
+                        let old = output_of(&key, values);
+                        update(values, value, diff);
                         while let Some(((_, value), diff)) =
                             updates.next_if(|((next, _), _)| *next == key)
                         {
-                            group.update(value, diff);
+                            update(values, value, diff);
                         }
-                        let new = if group.values.is_empty() {
-                            None
-                        } else {
-                            logic(&key, &group.values)
-                        };
-                        if new != group.output {
-                            if let Some(old) = group.output.take() {
+                        let new = output_of(&key, values);
+                        if values.is_empty() {
+                            groups.remove(&key);
+                        }
+                        if new != old {
+                            if let Some(old) = old {
                                 session.give(((key.clone(), old), time, -1));
                             }
-                            if let Some(new) = &new {
-                                session.give(((key.clone(), new.clone()), time, 1));
+                            if let Some(new) = new {
+                                session.give(((key, new), time, 1));
                             }
-                            group.output = new;
-                        }
-                        if group.values.is_empty() {
-                            groups.remove(&key);
                         }
                     }
                 }
