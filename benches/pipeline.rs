@@ -59,13 +59,18 @@ fn reset_peak_rss() {
     }
 }
 
-fn peak_rss_mb() -> f64 {
+/// A memory figure of this process from `/proc/self/status` (`VmHWM`, `VmRSS`), in MB.
+fn status_mb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM")
 }
 
 fn wait_for(state: &ServedState, as_of: u64) {
@@ -138,9 +143,10 @@ fn main() -> anyhow::Result<()> {
     let hydration = start.elapsed();
     let snapshot = state.snapshot();
     println!(
-        "hydration: {snapshot_rows} rows in {:.2} s, peak RSS {:.0} MB",
+        "hydration: {snapshot_rows} rows in {:.2} s, peak RSS {:.0} MB, RSS when served {:.0} MB",
         hydration.as_secs_f64(),
-        peak_rss_mb()
+        peak_rss_mb(),
+        status_mb("VmRSS")
     );
     for view in ViewId::ALL {
         println!("  {:<22} {:>9} rows", view.name(), snapshot.len(view));
