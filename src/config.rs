@@ -5,6 +5,7 @@
 //! workers = 2
 //! data_dir = "/var/lib/twinflow"   # optional; checkpoints and restart from them
 //! checkpoint_interval_s = 10
+//! change_log_rows = 10000          # optional; changes kept per view for resuming subscribers
 //!
 //! [[mysql]]
 //! url = "mysql://twinflow:secret@hr-db:3306"
@@ -48,6 +49,8 @@ pub struct RunConfig {
     pub data_dir: Option<PathBuf>,
     /// Seconds between checkpoints.
     pub checkpoint_interval_s: Option<f64>,
+    /// Row changes kept per view for resuming subscribers (see `--change-log-rows`).
+    pub change_log_rows: Option<usize>,
     /// The bearer token of the operator endpoints (`/v1/connectors`);
     /// `TWINFLOW_OPERATOR_TOKEN` takes precedence.
     pub operator_token: Option<String>,
@@ -78,6 +81,7 @@ mod tests {
         let example = include_str!("../twinflow.example.toml");
         let config = RunConfig::parse(example).expect("the example is valid");
         assert_eq!(config.mysql.len(), 2);
+        assert_eq!(config.change_log_rows, Some(10_000));
         assert_eq!(
             config.mysql[0].databases.as_deref().map(<[_]>::len),
             Some(2)

@@ -25,7 +25,7 @@ use twinflow_connectors::{
 };
 use twinflow_dataflows::EngineConfig;
 use twinflow_ingest::decode::debezium::DecimalMode;
-use twinflow_views::ViewId;
+use twinflow_views::{StateConfig, ViewId};
 
 /// twinflow keeps the live views of an organisation's digital twin.
 #[derive(Parser)]
@@ -121,7 +121,32 @@ struct DemoArgs {
     #[arg(long, default_value_t = 2)]
     workers: usize,
     #[command(flatten)]
+    retention: RetentionArgs,
+    #[command(flatten)]
     durability: DurabilityArgs,
+}
+
+/// What the served state retains.
+#[derive(clap::Args, Clone)]
+struct RetentionArgs {
+    /// Row changes kept per view for subscribers resuming with `?after=` (older ones get a
+    /// reset snapshot) [default: 10000].
+    #[arg(long, value_name = "N")]
+    change_log_rows: Option<usize>,
+}
+
+impl RetentionArgs {
+    /// The served state's limits, the flag first, then the configuration file's.
+    fn config(&self, file_rows: Option<usize>) -> StateConfig {
+        let defaults = StateConfig::default();
+        StateConfig {
+            log_row_changes: self
+                .change_log_rows
+                .or(file_rows)
+                .unwrap_or(defaults.log_row_changes),
+            ..defaults
+        }
+    }
 }
 
 /// Where and how often state is checkpointed.
@@ -191,6 +216,8 @@ struct RunArgs {
     /// Timely worker threads [default: 2].
     #[arg(long)]
     workers: Option<usize>,
+    #[command(flatten)]
+    retention: RetentionArgs,
     #[command(flatten)]
     durability: DurabilityArgs,
 }
@@ -295,6 +322,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     run_engine(EngineSpec {
         listen: args.listen,
         workers: args.workers,
+        state: args.retention.config(None),
         sources: vec![generator],
         sink: None,
         durability,
@@ -360,6 +388,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     run_engine(EngineSpec {
         listen,
         workers,
+        state: args.retention.config(config.change_log_rows),
         sources,
         sink: config.kafka_sink,
         durability,
@@ -418,6 +447,8 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
 struct EngineSpec {
     listen: SocketAddr,
     workers: usize,
+    /// What the served state retains.
+    state: StateConfig,
     /// The configuration's connectors: the initial catalog.
     sources: Vec<ConnectorSpec>,
     sink: Option<KafkaSinkConfig>,
@@ -442,6 +473,7 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
     let EngineSpec {
         listen,
         workers,
+        state,
         sources,
         sink,
         durability,
@@ -454,6 +486,7 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
             workers,
             ..EngineConfig::default()
         },
+        state,
         durability,
         ..PipelineConfig::default()
     };
@@ -602,5 +635,36 @@ async fn print_summary(
         } else {
             eprintln!("{line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The retention the command line `args` asks for, with `file_rows` from a config file.
+    fn retention(args: &[&str], file_rows: Option<usize>) -> usize {
+        let cli = Cli::try_parse_from(args).expect("valid arguments");
+        let retention = match cli.command {
+            Some(Command::Demo(demo)) => demo.retention,
+            Some(Command::Run(run)) => run.retention,
+            _ => panic!("not demo or run"),
+        };
+        retention.config(file_rows).log_row_changes
+    }
+
+    #[test]
+    fn the_change_log_size_comes_from_the_flag_then_the_file_then_the_default() {
+        let default = StateConfig::default().log_row_changes;
+        assert_eq!(retention(&["twinflow", "demo"], None), default);
+        assert_eq!(
+            retention(&["twinflow", "demo", "--change-log-rows", "500"], None),
+            500
+        );
+        assert_eq!(retention(&["twinflow", "run"], Some(700)), 700);
+        assert_eq!(
+            retention(&["twinflow", "run", "--change-log-rows", "9"], Some(700)),
+            9
+        );
     }
 }
