@@ -663,7 +663,7 @@ fn decode_column(
             Some(Value::text(s))
         }
         (SqlType::Double, Json::Number(n)) => n.as_f64().map(Value::Double),
-        (SqlType::Decimal(_, scale), _) => decimal(value, field, logical, decimals, scale)
+        (SqlType::Decimal(_, scale), _) => decimal(value, field, decimals, scale)
             .map(|mantissa| Value::Decimal { mantissa, scale }),
         (SqlType::DateTime, Json::Number(n)) => {
             let raw = n.as_i64();
@@ -693,13 +693,7 @@ fn decode_column(
 }
 
 /// A DECIMAL as a mantissa at the catalog's `scale`.
-fn decimal(
-    value: &Json,
-    field: Option<&FieldHint>,
-    logical: &str,
-    mode: DecimalMode,
-    scale: u8,
-) -> Option<i64> {
+fn decimal(value: &Json, field: Option<&FieldHint>, mode: DecimalMode, scale: u8) -> Option<i64> {
     match value {
         Json::Number(n) => {
             let exact = n.to_string();
@@ -710,7 +704,7 @@ fn decimal(
         }
         Json::Str(s) => {
             let precise = match field {
-                Some(_) => logical == "org.apache.kafka.connect.data.Decimal",
+                Some(field) => field.logical == "org.apache.kafka.connect.data.Decimal",
                 None => mode == DecimalMode::Precise,
             };
             if !precise {
