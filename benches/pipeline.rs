@@ -237,7 +237,7 @@ fn main() -> anyhow::Result<()> {
     for ((company, _), _) in
         snapshot.scan(ViewId::Occupancy, &twinflow_views::Filter::default(), None)
     {
-        *rooms_per_company.entry(*company).or_insert(0usize) += 1;
+        *rooms_per_company.entry(company).or_insert(0usize) += 1;
     }
     let (company, rows) = rooms_per_company
         .into_iter()

@@ -83,8 +83,8 @@ fn catch_up(written: &Written, snapshot: &Snapshot, view: ViewId) -> Vec<ViewCha
     let mut current = HashSet::new();
     let mut changes = Vec::new();
     for (_, row) in snapshot.scan(view, &Filter::default(), None) {
-        let key = schema.key_json(&schema.key_of(row)).to_string();
-        let row = schema.row_json(row).to_string();
+        let key = schema.key_json(&schema.key_of(&row)).to_string();
+        let row = schema.row_json(&row).to_string();
         if written.get(&key) != Some(&fingerprint(&row)) {
             changes.push(ViewChange {
                 key: key.clone(),

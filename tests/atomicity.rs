@@ -72,9 +72,7 @@ fn moves_between_rooms_are_atomic() {
                 if snapshot.as_of != last {
                     last = snapshot.as_of;
                     let all = Filter::default();
-                    let rows = snapshot
-                        .scan(ViewId::Occupancy, &all, None)
-                        .map(|(_, r)| r.clone());
+                    let rows = snapshot.scan(ViewId::Occupancy, &all, None).map(|(_, r)| r);
                     assert_eq!(
                         total_assigned(rows),
                         PEOPLE,
@@ -117,7 +115,7 @@ fn moves_between_rooms_are_atomic() {
         subscription
             .snapshot
             .scan(ViewId::Occupancy, &Filter::default(), None)
-            .map(|((_, key), row)| (key.clone(), row.clone()))
+            .map(|((_, key), row)| (key, row))
             .collect();
     let mut receiver = subscription.receiver;
     let mut deltas = 0;

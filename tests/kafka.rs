@@ -221,8 +221,8 @@ async fn debezium_topics_feed_the_views_and_the_sink_rebuilds_them() {
         let served: BTreeMap<String, String> = snapshot
             .scan(view, &Filter::default(), None)
             .map(|(_, row)| {
-                let key = schema.key_json(&schema.key_of(row)).to_string();
-                (key, schema.row_json(row).to_string())
+                let key = schema.key_json(&schema.key_of(&row)).to_string();
+                (key, schema.row_json(&row).to_string())
             })
             .collect();
         let topic = format!("out.views.{view}");

@@ -40,8 +40,8 @@ impl RowEncoder {
     }
 
     /// Appends an array of `rows`.
-    pub fn rows<'r>(&self, out: &mut String, rows: impl IntoIterator<Item = &'r [Datum]>) {
-        array(out, rows, |out, row| self.row(out, row));
+    pub fn rows<R: AsRef<[Datum]>>(&self, out: &mut String, rows: impl IntoIterator<Item = R>) {
+        array(out, rows, |out, row| self.row(out, row.as_ref()));
     }
 }
 
@@ -136,7 +136,7 @@ fn push_str(out: &mut String, s: &str) {
 pub fn rows_array(schema: &ViewSchema, rows: &[Row]) -> String {
     // ~16 bytes a column is a fair guess for ids, counts and short names.
     let mut out = String::with_capacity(2 + rows.len() * schema.columns.len() * 16);
-    RowEncoder::new(schema).rows(&mut out, rows.iter().map(|row| &row[..]));
+    RowEncoder::new(schema).rows(&mut out, rows);
     out
 }
 
@@ -196,7 +196,7 @@ pub fn snapshot_message(
     out.push_str(",\"rows\":");
     RowEncoder::new(view.schema()).rows(
         &mut out,
-        snapshot.scan(view, filter, None).map(|(_, row)| &row[..]),
+        snapshot.scan(view, filter, None).map(|(_, row)| row),
     );
     out.push('}');
     out

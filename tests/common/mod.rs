@@ -199,7 +199,7 @@ pub fn oracle_differences(
     for (view, expected) in twinflow_oracle::evaluate(tables) {
         let mut served: Vec<_> = snapshot
             .scan(view, &twinflow_views::Filter::default(), None)
-            .map(|(_, row)| row.clone())
+            .map(|(_, row)| row)
             .collect();
         served.sort();
         if let Some(d) = twinflow_oracle::diff(view, &expected, &served) {

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod datum;
 pub mod filter;
 pub mod state;
+mod versioned;
 
 pub use catalog::{ColumnType, ViewColumn, ViewId, ViewSchema};
 pub use datum::{Datum, Key, Row};
@@ -17,3 +18,4 @@ pub use state::{
     now_ms, Commit, KeyChange, Page, PageCursor, ResetReason, ServedState, Snapshot,
     SourceProgress, StateConfig, StateWriter, Subscription, ViewDelta,
 };
+pub use versioned::StoreKey;

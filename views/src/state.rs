@@ -1,11 +1,12 @@
 //! The served state: consistent snapshots of every view, change logs and subscriptions.
 //!
 //! One [`StateWriter`] (owned by the engine's output thread) commits each completed timestamp;
-//! any number of readers hold a cheap [`ServedState`] handle. A commit builds the next
-//! [`Snapshot`] by structural sharing (persistent ordered maps), appends per-view
-//! [`ViewDelta`]s to bounded change logs and broadcasts them, then swaps the snapshot in
-//! atomically. Readers load the current snapshot without locks and see every view at the
-//! same `as_of`.
+//! any number of readers hold a cheap [`ServedState`] handle. A commit records each changed
+//! key's new row as a version at its `as_of` ([`VersionedRows`]), appends per-view
+//! [`ViewDelta`]s to bounded change logs and broadcasts them, then swaps in the next
+//! [`Snapshot`] atomically. A snapshot is an `as_of` over those versioned rows: readers load
+//! it without locks and see every view at that `as_of`, however long they hold it. Versions
+//! no held snapshot can see are collected at each commit.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
@@ -16,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use imbl::OrdMap;
 use serde::Serialize;
 use smallvec::SmallVec;
 use tokio::sync::broadcast;
@@ -24,10 +24,7 @@ use tokio::sync::broadcast;
 use crate::catalog::{ViewId, ViewSchema};
 use crate::datum::{Key, Row};
 use crate::filter::Filter;
-
-/// Where rows are stored: by tenant first, then by the view key, so one company's rows are a
-/// contiguous range and paging order is stable.
-type StoreKey = (i64, Key);
+use crate::versioned::{StoreKey, VersionedRows};
 
 /// Limits of what the served state retains.
 #[derive(Clone, Debug)]
@@ -113,10 +110,43 @@ pub struct Commit {
     pub baseline: bool,
 }
 
-#[derive(Clone, Default)]
-struct ViewTable {
-    rows: OrdMap<StoreKey, Row>,
+/// What a snapshot knows of one view besides its rows.
+#[derive(Clone, Copy, Default)]
+struct ViewStats {
+    rows: usize,
     changed_at: u64,
+}
+
+/// The `as_of`s of the snapshots alive, with how many of each: no version they can see may be
+/// collected.
+#[derive(Default)]
+struct LiveSnapshots(Mutex<BTreeMap<u64, usize>>);
+
+impl LiveSnapshots {
+    fn hold(&self, as_of: u64) {
+        *lock(&self.0).entry(as_of).or_default() += 1;
+    }
+
+    fn release(&self, as_of: u64) {
+        let mut live = lock(&self.0);
+        if let Some(count) = live.get_mut(&as_of) {
+            *count -= 1;
+            if *count == 0 {
+                live.remove(&as_of);
+            }
+        }
+    }
+
+    /// The oldest `as_of` a snapshot alive reflects.
+    fn oldest(&self) -> Option<u64> {
+        lock(&self.0).keys().next().copied()
+    }
+}
+
+/// The rows of every view, at every `as_of` still held.
+struct Tables {
+    views: Vec<VersionedRows>,
+    live: LiveSnapshots,
 }
 
 /// Every view at one `as_of`.
@@ -125,8 +155,15 @@ pub struct Snapshot {
     pub as_of: u64,
     /// Wall-clock time of the commit (ms since the epoch).
     pub committed_ms: u64,
-    tables: Vec<ViewTable>,
+    tables: Arc<Tables>,
+    stats: Vec<ViewStats>,
     sources: Arc<[SourceProgress]>,
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        self.tables.live.release(self.as_of);
+    }
 }
 
 /// A position in a view at a fixed `as_of`, for reading it page by page.
@@ -178,18 +215,26 @@ pub struct Page {
 }
 
 impl Snapshot {
-    fn empty() -> Self {
+    /// The snapshot of `tables` at `as_of`; it keeps that `as_of`'s versions alive.
+    fn new(
+        tables: Arc<Tables>,
+        as_of: u64,
+        stats: Vec<ViewStats>,
+        sources: Arc<[SourceProgress]>,
+    ) -> Self {
+        tables.live.hold(as_of);
         Snapshot {
-            as_of: 0,
+            as_of,
             committed_ms: now_ms(),
-            tables: vec![ViewTable::default(); ViewId::ALL.len()],
-            sources: Arc::from(Vec::new()),
+            tables,
+            stats,
+            sources,
         }
     }
 
     /// Rows in `view`.
     pub fn len(&self, view: ViewId) -> usize {
-        self.tables[view.index()].rows.len()
+        self.stats[view.index()].rows
     }
 
     /// Whether `view` is empty.
@@ -199,7 +244,7 @@ impl Snapshot {
 
     /// The `as_of` of the last change to `view`.
     pub fn changed_at(&self, view: ViewId) -> u64 {
-        self.tables[view.index()].changed_at
+        self.stats[view.index()].changed_at
     }
 
     /// Source positions this snapshot reflects.
@@ -224,14 +269,14 @@ impl Snapshot {
                 more = true;
                 break;
             }
-            rows.push(row.clone());
+            rows.push(row);
             last = Some(store_key);
         }
         let next = match (more, last) {
             (true, Some((company, key))) => Some(PageCursor {
                 as_of: self.as_of,
-                company: *company,
-                key: key.clone(),
+                company,
+                key,
             }),
             _ => None,
         };
@@ -244,7 +289,7 @@ impl Snapshot {
         view: ViewId,
         filter: &'a Filter,
         cursor: Option<&PageCursor>,
-    ) -> impl Iterator<Item = (&'a StoreKey, &'a Row)> + 'a {
+    ) -> impl Iterator<Item = (StoreKey, Row)> + 'a {
         let lower = match cursor {
             Some(c) => Bound::Excluded((c.company, c.key.clone())),
             None => match filter.company() {
@@ -256,12 +301,7 @@ impl Snapshot {
             Some(company) => Bound::Excluded((company.saturating_add(1), Key::new(&[]))),
             None => Bound::Unbounded,
         };
-        let company = filter.company();
-        self.tables[view.index()]
-            .rows
-            .range((lower, upper))
-            .take_while(move |((c, _), _)| company.is_none_or(|want| *c == want))
-            .filter(move |(_, row)| filter.matches(row))
+        self.tables.views[view.index()].scan(self.as_of, (lower, upper), |row| filter.matches(row))
     }
 }
 
@@ -313,7 +353,8 @@ pub struct ServedState {
 /// The single writer of the served state.
 pub struct StateWriter {
     shared: Arc<Shared>,
-    tables: Vec<ViewTable>,
+    tables: Arc<Tables>,
+    stats: Vec<ViewStats>,
     sources: BTreeMap<String, SourceProgress>,
 }
 
@@ -345,9 +386,18 @@ impl ServedState {
                 })
             })
             .collect();
+        let tables = Arc::new(Tables {
+            views: ViewId::ALL
+                .iter()
+                .map(|_| VersionedRows::default())
+                .collect(),
+            live: LiveSnapshots::default(),
+        });
+        let stats = vec![ViewStats::default(); ViewId::ALL.len()];
+        let empty = Snapshot::new(tables.clone(), 0, stats.clone(), Arc::from(Vec::new()));
         let shared = Arc::new(Shared {
             config,
-            current: ArcSwap::from_pointee(Snapshot::empty()),
+            current: ArcSwap::from_pointee(empty),
             history: Mutex::new(VecDeque::new()),
             logs,
             senders,
@@ -355,7 +405,8 @@ impl ServedState {
         });
         let writer = StateWriter {
             shared: shared.clone(),
-            tables: vec![ViewTable::default(); ViewId::ALL.len()],
+            tables,
+            stats,
             sources: BTreeMap::new(),
         };
         (ServedState { shared }, writer)
@@ -448,7 +499,7 @@ impl StateWriter {
             removed_sources,
             baseline,
         } = commit;
-        let deltas = apply_updates(&mut self.tables, updates);
+        let deltas = apply_updates(&self.tables.views, &mut self.stats, as_of, updates);
         for source in &removed_sources {
             self.sources.remove(source);
         }
@@ -460,7 +511,7 @@ impl StateWriter {
             if changes.is_empty() {
                 continue;
             }
-            self.tables[view.index()].changed_at = as_of;
+            self.stats[view.index()].changed_at = as_of;
             let delta = Arc::new(ViewDelta { as_of, changes });
             if baseline {
                 self.restart_log(view, as_of);
@@ -469,17 +520,22 @@ impl StateWriter {
             }
             published.push((view, delta));
         }
-        let snapshot = Arc::new(Snapshot {
+        let snapshot = Arc::new(Snapshot::new(
+            self.tables.clone(),
             as_of,
-            committed_ms: now_ms(),
-            tables: self.tables.clone(),
-            sources: self.sources.values().cloned().collect(),
-        });
+            self.stats.clone(),
+            self.sources.values().cloned().collect(),
+        ));
         expire(
             &mut lock(&self.shared.history),
             self.shared.config.history_max_age,
         );
         self.shared.current.store(snapshot);
+        // The current snapshot is alive, so there is an oldest one.
+        let horizon = self.tables.live.oldest().unwrap_or(as_of);
+        for rows in &self.tables.views {
+            rows.collect(horizon);
+        }
         for (view, delta) in published {
             // No receivers is not an error: nobody is subscribed to this view.
             let _ = self.shared.senders[view.index()].send(delta);
@@ -513,13 +569,21 @@ impl StateWriter {
 /// thread's start costs more than it saves.
 const PARALLEL_UPDATES: usize = 2048;
 
-/// One view's table and the updates to apply to it.
-type ViewWork<'a> = (ViewId, &'a mut ViewTable, Vec<(Row, i64)>);
+/// One view's rows, row count and the updates to apply to them.
+type ViewWork<'a> = (
+    ViewId,
+    &'a VersionedRows,
+    &'a mut ViewStats,
+    Vec<(Row, i64)>,
+);
 
-/// Applies `updates` to the views' tables; each view's key changes, in view order. The views
-/// are independent: a large commit applies them on two threads, split by update count.
+/// Applies `updates` to the views' rows as of `as_of`; each view's key changes, in view order.
+/// The views are independent: a large commit applies them on two threads, split by update
+/// count.
 fn apply_updates(
-    tables: &mut [ViewTable],
+    tables: &[VersionedRows],
+    stats: &mut [ViewStats],
+    as_of: u64,
     updates: Vec<(ViewId, Row, i64)>,
 ) -> Vec<Vec<KeyChange>> {
     let total = updates.len();
@@ -529,24 +593,26 @@ fn apply_updates(
     }
     let mut work: Vec<ViewWork<'_>> = ViewId::ALL
         .into_iter()
-        .zip(tables.iter_mut())
+        .zip(tables.iter().zip(stats.iter_mut()))
         .zip(by_view)
-        .map(|((view, table), updates)| (view, table, updates))
+        .map(|((view, (rows, stats)), updates)| (view, rows, stats, updates))
         .collect();
     let apply = |work: Vec<ViewWork<'_>>| {
         work.into_iter()
-            .map(|(view, table, updates)| (view, apply_view(view, table, updates)))
+            .map(|(view, rows, stats, updates)| {
+                (view, apply_view(view, rows, stats, as_of, updates))
+            })
             .collect::<Vec<_>>()
     };
     let mut applied = if total < PARALLEL_UPDATES {
         apply(work)
     } else {
         // Largest first, each to the lighter of the two shares.
-        work.sort_by_key(|(_, _, updates)| std::cmp::Reverse(updates.len()));
+        work.sort_by_key(|(_, _, _, updates)| std::cmp::Reverse(updates.len()));
         let (mut here, mut there, mut load) = (Vec::new(), Vec::new(), [0usize; 2]);
         for item in work {
             let share = usize::from(load[1] < load[0]);
-            load[share] += item.2.len();
+            load[share] += item.3.len();
             if share == 0 {
                 here.push(item)
             } else {
@@ -567,32 +633,36 @@ fn apply_updates(
     applied.into_iter().map(|(_, changes)| changes).collect()
 }
 
-/// Applies one view's updates to its table; its key changes, in key order.
-fn apply_view(view: ViewId, table: &mut ViewTable, updates: Vec<(Row, i64)>) -> Vec<KeyChange> {
-    let rows = &mut table.rows;
+/// Applies one view's updates to its rows as of `as_of`; its key changes, in key order.
+fn apply_view(
+    view: ViewId,
+    rows: &VersionedRows,
+    stats: &mut ViewStats,
+    as_of: u64,
+    updates: Vec<(Row, i64)>,
+) -> Vec<KeyChange> {
     let mut changes: Vec<KeyChange> = consolidate_by_key(view, updates)
         .into_iter()
-        .map(|(key, old, new)| {
-            match (&old, &new) {
-                // The common case: the row changes in place, its tenant stays.
-                (Some(old), Some(new))
-                    if ViewSchema::company_of(old) == ViewSchema::company_of(new) =>
-                {
-                    rows.insert((ViewSchema::company_of(new), key.clone()), new.clone());
-                }
-                _ => {
-                    if let Some(old) = &old {
-                        rows.remove(&(ViewSchema::company_of(old), key.clone()));
-                    }
-                    if let Some(new) = &new {
-                        rows.insert((ViewSchema::company_of(new), key.clone()), new.clone());
-                    }
-                }
-            }
-            KeyChange { key, old, new }
-        })
+        .map(|(key, old, new)| KeyChange { key, old, new })
         .collect();
     changes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    let mut writes = Vec::with_capacity(changes.len());
+    for KeyChange { key, old, new } in &changes {
+        let new_company = new.as_deref().map(ViewSchema::company_of);
+        match old.as_deref().map(ViewSchema::company_of) {
+            // The key leaves its tenant's range (or the view): its old place is deleted.
+            Some(company) if Some(company) != new_company => {
+                writes.push(((company, key.clone()), None));
+            }
+            Some(_) => {}
+            None => stats.rows += 1,
+        }
+        match new_company {
+            Some(company) => writes.push(((company, key.clone()), new.clone())),
+            None => stats.rows = stats.rows.saturating_sub(1),
+        }
+    }
+    rows.record(as_of, writes);
     changes
 }
 
@@ -697,6 +767,83 @@ mod tests {
             .snapshot()
             .page(ViewId::OccupancyByBuilding, &Filter::default(), None, 10);
         assert_eq!(page.rows[0][3], Datum::Int(3));
+    }
+
+    /// One step of [`held_snapshots_keep_reading_their_as_of`]: a commit of `(id, company,
+    /// floors)` upserts (`None`: delete the id), or one of the held snapshots let go.
+    #[derive(Clone, Debug)]
+    enum Step {
+        Commit(Vec<(i64, Option<(i64, i64)>)>),
+        Release(usize),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        let write = (
+            0..12i64,
+            proptest::option::weighted(0.8, (0..3i64, 0..4i64)),
+        );
+        prop_oneof![
+            4 => proptest::collection::vec(write, 0..6).prop_map(Step::Commit),
+            1 => any::<usize>().prop_map(Step::Release),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Every snapshot still held reads exactly its `as_of`'s rows and count, whatever was
+        /// committed and collected since; versions nobody can see are collected.
+        #[test]
+        fn held_snapshots_keep_reading_their_as_of(steps in proptest::collection::vec(step(), 1..40)) {
+            let (state, mut writer) = ServedState::new(StateConfig::default());
+            let mut current: BTreeMap<i64, Row> = BTreeMap::new();
+            let mut expected: HashMap<u64, Vec<Row>> = HashMap::from([(0, Vec::new())]);
+            let mut held = vec![state.snapshot()];
+            let mut as_of = 0;
+            for step in steps {
+                match step {
+                    Step::Release(i) => {
+                        if !held.is_empty() {
+                            held.remove(i % held.len());
+                        }
+                    }
+                    Step::Commit(writes) => {
+                        as_of += 1;
+                        let mut updates = Vec::new();
+                        for (id, write) in writes {
+                            let new = write.map(|(company, floors)| building(company, id, floors));
+                            if let Some(old) = current.remove(&id) {
+                                updates.push((old, -1));
+                            }
+                            if let Some(new) = new {
+                                current.insert(id, new.clone());
+                                updates.push((new, 1));
+                            }
+                        }
+                        commit(&mut writer, as_of, updates);
+                        let mut rows: Vec<Row> = current.values().cloned().collect();
+                        rows.sort_by_key(|row| (ViewSchema::company_of(row), row[1].as_int()));
+                        expected.insert(as_of, rows);
+                        held.push(state.snapshot());
+                    }
+                }
+                for snapshot in &held {
+                    let want = &expected[&snapshot.as_of];
+                    let read: Vec<Row> = snapshot
+                        .scan(ViewId::OccupancyByBuilding, &Filter::default(), None)
+                        .map(|(_, row)| row)
+                        .collect();
+                    proptest::prop_assert_eq!(&read, want, "as_of {}", snapshot.as_of);
+                    proptest::prop_assert_eq!(snapshot.len(ViewId::OccupancyByBuilding), want.len());
+                }
+            }
+            drop(held);
+            commit(&mut writer, as_of + 1, Vec::new());
+            proptest::prop_assert_eq!(
+                writer.tables.views[ViewId::OccupancyByBuilding.index()].keys_held(),
+                current.len(),
+                "only the latest rows remain once no older snapshot is held"
+            );
+        }
     }
 
     #[test]
