@@ -188,13 +188,30 @@ impl KnownPrefix {
     /// For a message that starts with a known prefix: its schema and the bytes of its payload
     /// (the rest without the closing brace; the caller checks that they are one object).
     fn split(message: &[u8]) -> Option<(Rc<ValueSchema>, &[u8])> {
-        let body = message.trim_ascii_end().strip_suffix(b"}")?;
+        Self::strip(message.trim_ascii_end().strip_suffix(b"}")?)
+    }
+
+    /// For bytes that start with a known prefix: its schema and the bytes after it.
+    fn strip(bytes: &[u8]) -> Option<(Rc<ValueSchema>, &[u8])> {
         PREFIXES.with_borrow(|known| {
             known
                 .iter()
-                .find(|p| body.starts_with(&p.bytes))
-                .map(|p| (p.schema.clone(), &body[p.bytes.len()..]))
+                .find(|p| bytes.starts_with(&p.bytes))
+                .map(|p| (p.schema.clone(), &bytes[p.bytes.len()..]))
         })
+    }
+
+    /// Remembers the prefix of the message that `line` holds, given its `schema` member as
+    /// parsed from `line`: the message starts just before that member.
+    fn remember_in(line: &str, schema: &RawValue) -> Result<(), DebeziumError> {
+        // A borrowed `RawValue` is a slice of the text it was parsed from.
+        let schema_at = (schema.get().as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+        match schema_at.checked_sub(Self::HEAD.len()) {
+            Some(message_at) if schema_at <= line.len() => {
+                Self::remember(&line.as_bytes()[message_at..], schema)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Remembers the prefix of `message`, whose `schema` member was parsed as `schema`, if the
@@ -479,17 +496,94 @@ pub fn decode_line(
     line: &str,
     decimals: DecimalMode,
 ) -> Result<Option<ChangeEvent>, DebeziumError> {
+    if let Some(known) = KnownLine::split(line.as_bytes()) {
+        return decode_payload(known.topic, &known.payload, Some(&known.schema), decimals);
+    }
     let captured: CapturedLine = serde_json::from_str(line)?;
     match captured.value.0 {
         Some(value) if captured.payload.0.is_none() => {
             let topic = captured.topic.as_deref();
             match value {
                 Message::Text(text) => decode_event(topic, Some(text.as_bytes()), decimals),
-                other => decode_message(topic, other, decimals),
+                other => {
+                    if let Message::Enveloped { schema, .. } = &other {
+                        KnownPrefix::remember_in(line, schema)?;
+                    }
+                    decode_message(topic, other, decimals)
+                }
             }
         }
         _ => decode_event(None, Some(line.as_bytes()), decimals),
     }
+}
+
+/// A captured line whose value starts with a known prefix ([`KnownPrefix`]), read without
+/// scanning the value's schema: the line's members are walked one by one, and of the value
+/// only the payload is parsed.
+struct KnownLine<'a> {
+    topic: Option<&'a str>,
+    schema: Rc<ValueSchema>,
+    payload: Json<'a>,
+}
+
+impl<'a> KnownLine<'a> {
+    /// `None` for any line that is not a captured message with a known value prefix, or that
+    /// is laid out in a way the walk does not expect (a repeated member, a top-level
+    /// `payload`): the general path reads those and reports what is wrong with them.
+    fn split(line: &'a [u8]) -> Option<KnownLine<'a>> {
+        if PREFIXES.with_borrow(Vec::is_empty) {
+            // Nothing to recognise (messages without schemas): not worth the walk.
+            return None;
+        }
+        let mut rest = line.trim_ascii().strip_prefix(b"{")?;
+        let mut topic = None;
+        let mut value = None;
+        loop {
+            rest = rest.trim_ascii_start();
+            // Names and topics with escapes take the general path.
+            let name: &'a str = next_json(&mut rest)?;
+            rest = rest
+                .trim_ascii_start()
+                .strip_prefix(b":")?
+                .trim_ascii_start();
+            match name {
+                "topic" if topic.is_none() => topic = Some(next_json(&mut rest)?),
+                "value" if value.is_none() => {
+                    let (schema, payload) = KnownPrefix::strip(rest)?;
+                    rest = payload;
+                    let payload @ Json::Object(_) = next_json(&mut rest)? else {
+                        return None;
+                    };
+                    rest = rest.trim_ascii_start().strip_prefix(b"}")?;
+                    value = Some((schema, payload));
+                }
+                "topic" | "value" | "payload" => return None,
+                _ => {
+                    next_json::<IgnoredAny>(&mut rest)?;
+                }
+            }
+            rest = rest.trim_ascii_start();
+            match rest.split_first()? {
+                (b',', more) => rest = more,
+                (b'}', more) if more.trim_ascii().is_empty() => break,
+                _ => return None,
+            }
+        }
+        let (schema, payload) = value?;
+        Some(KnownLine {
+            topic: topic.flatten(),
+            schema,
+            payload,
+        })
+    }
+}
+
+/// Reads one JSON value of type `T` from the start of `rest` and moves `rest` past it.
+fn next_json<'a, T: Deserialize<'a>>(rest: &mut &'a [u8]) -> Option<T> {
+    let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<T>();
+    let value = values.next()?.ok()?;
+    *rest = &rest[values.byte_offset()..];
+    Some(value)
 }
 
 /// A line read as a captured message, in one pass: its value is parsed as a message, its key
@@ -945,6 +1039,70 @@ mod tests {
         assert_eq!(event.change.table, TableId::Floor);
         let err = decode_event(None, Some(b"[1, 2]"), DecimalMode::Precise).expect_err("array");
         assert!(err.to_string().contains("not an object"), "{err}");
+    }
+
+    #[test]
+    fn captured_lines_with_a_known_prefix_skip_the_schema_and_read_the_same() {
+        let line =
+            |head: &str, value: String, tail: &str| format!(r#"{{{head}"value":{value}{tail}}}"#);
+        let topic = r#""topic":"t.twin_process.job_task","key":{"id":1},"#;
+        let first = line(topic, job_task_with_schema(1, "DQ=="), "");
+        assert!(
+            KnownLine::split(first.as_bytes()).is_none(),
+            "not known yet"
+        );
+        let decode = |line: &str| {
+            decode_line(line, DecimalMode::String)
+                .map(|event| event.map(|e| e.change.after.expect("after")))
+        };
+        let after = decode(&first).expect("decodes").expect("an event");
+        assert_eq!(
+            after[3],
+            Value::Decimal {
+                mantissa: 130,
+                scale: 2
+            }
+        );
+        // The same value prefix is now known, in any member order and with other members.
+        for known in [
+            line(topic, job_task_with_schema(2, "ew=="), ""),
+            line(
+                "",
+                job_task_with_schema(2, "ew=="),
+                r#", "partition": 0, "topic": null"#,
+            ),
+        ] {
+            assert!(KnownLine::split(known.as_bytes()).is_some(), "{known}");
+            let after = decode(&known).expect("decodes").expect("an event");
+            assert_eq!(after[0], Value::Int(2));
+            assert_eq!(
+                after[3],
+                Value::Decimal {
+                    mantissa: 1230,
+                    scale: 2
+                }
+            );
+        }
+        // Layouts the walk leaves to the full parse, which reads or rejects them.
+        let mut inner_extra = job_task_with_schema(3, "ew==");
+        inner_extra.insert_str(inner_extra.len() - 1, r#","x":1"#);
+        let extra = line(topic, inner_extra, "");
+        let twice = line(
+            topic,
+            job_task_with_schema(4, "ew=="),
+            r#","topic":"again""#,
+        );
+        let mut truncated = line(topic, job_task_with_schema(5, "ew=="), "");
+        truncated.pop();
+        for other in [&extra, &twice, &truncated] {
+            assert!(KnownLine::split(other.as_bytes()).is_none(), "{other}");
+        }
+        assert_eq!(
+            decode(&extra).expect("decodes").expect("an event")[0],
+            Value::Int(3)
+        );
+        assert!(decode(&twice).is_err(), "a repeated topic is an error");
+        assert!(decode(&truncated).is_err(), "a truncated line is an error");
     }
 
     #[test]
