@@ -8,6 +8,8 @@
 //!   [`TransactionAssembler`] makes it one engine transaction, skips re-delivered events and
 //!   applies events that arrive after their transaction was released. Offsets are committed (to the consumer group) only for what the
 //!   engine has applied.
+//!   What the source makes of the messages, transport aside, is the [`EventReader`]'s job
+//!   (the benchmark feeds it from memory to measure the source without a broker).
 //! - [`KafkaSink`] writes every served view's changes to `<prefix>.views.<view>`.
 //!
 //! One engine reads all partitions of all its topics itself (a transaction spans topics, so
@@ -18,8 +20,10 @@
 //! [`OrderedMerge`]: twinflow_ingest::OrderedMerge
 //! [`TransactionAssembler`]: twinflow_ingest::TransactionAssembler
 
+mod reader;
 mod sink;
 mod source;
 
+pub use reader::{EventReader, Partition, TopicMessage};
 pub use sink::{read_view_topic, KafkaSink, KafkaSinkConfig, ViewChange};
 pub use source::{run_kafka_source, KafkaSourceConfig};

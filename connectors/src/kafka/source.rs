@@ -9,19 +9,14 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::BorrowedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::Sender;
 use tokio::sync::watch;
-use twinflow_ingest::decode::debezium::{
-    decode_event, decode_transaction_end, ChangeEvent, DecimalMode,
-};
-use twinflow_ingest::{
-    now_ms, DeadLetter, DeadLetterLog, OrderedMerge, Pushed, SourcePosition, TableId, Transaction,
-    TransactionAssembler, DEFAULT_DEDUP_WINDOW,
-};
+use twinflow_ingest::decode::debezium::DecimalMode;
+use twinflow_ingest::{DeadLetterLog, SourcePosition, TableId, Transaction, DEFAULT_DEDUP_WINDOW};
 
+use super::reader::{EventReader, Partition, TopicMessage};
 use crate::databases;
 use crate::status::{ConnectorState, ConnectorStatus};
 
@@ -116,9 +111,6 @@ impl KafkaSourceConfig {
     }
 }
 
-/// A partition: topic and number.
-type Partition = (String, i32);
-
 /// How long a quiet consumer waits before checking whether partitions are at their end.
 const QUIET: Duration = Duration::from_millis(20);
 /// Messages taken per turn of the loop, at most.
@@ -167,43 +159,15 @@ pub async fn run_kafka_source(
         }
     };
     let mut shutdown = pin!(shutdown);
-    let resume: BTreeMap<Partition, i64> = match resume {
-        Some(SourcePosition::Kafka { offsets }) => offsets
-            .into_iter()
-            .map(|(topic, partition, next)| ((topic, partition), next))
-            .collect(),
-        Some(other) => {
-            tracing::warn!(source = %name, "ignoring a restored position that is not Kafka offsets: {other}");
-            BTreeMap::new()
-        }
-        None => BTreeMap::new(),
-    };
-    // Below the restored offsets everything was applied before the restart: what is read
-    // there again (the last `dedup_window` events, shared among the partitions) is only
-    // remembered, so that a re-delivery of it is recognised.
-    let lookback = i64::try_from(config.dedup_window / resume.len().max(1)).unwrap_or(i64::MAX);
-    let mut merge: OrderedMerge<Partition> =
-        OrderedMerge::new(Duration::from_millis(config.transaction_grace_ms));
-    // The transaction metadata topic's partitions and the offset read in each.
-    let mut metadata: BTreeMap<Partition, i64> = BTreeMap::new();
-    let mut assembler = TransactionAssembler::new(name.clone(), config.dedup_window);
+    let mut reader = EventReader::new(&config, resume, dead_letters);
     let mut high: BTreeMap<Partition, i64> = BTreeMap::new();
     let mut discovered: Option<Instant> = None;
     let mut checked_ends = Instant::now();
     let mut reported = Instant::now();
-    let mut sent_offsets: Vec<(String, i32, i64)> = Vec::new();
     loop {
         if discovered.is_none_or(|at| at.elapsed() >= DISCOVER_EVERY) {
             discovered = Some(Instant::now());
-            discover(
-                &config,
-                &consumer,
-                &resume,
-                lookback,
-                &mut merge,
-                &mut metadata,
-                &status,
-            );
+            discover(&config, &consumer, &mut reader, &status);
         }
         let received = tokio::select! {
             biased;
@@ -224,27 +188,13 @@ pub async fn run_kafka_source(
         while let Some(received) = next.take() {
             match received {
                 Ok(message) => {
-                    let partition = (message.topic().to_string(), message.partition());
-                    let offset = message.offset();
-                    if let Some(read) = metadata.get_mut(&partition) {
-                        *read = offset + 1;
-                        match decode_transaction_end(message.payload()) {
-                            Ok(Some(end)) => merge.transaction_ended(end.id, end.catalog_events),
-                            Ok(None) => {}
-                            Err(err) => dead_letter(&name, &message, err, &dead_letters),
-                        }
-                    } else if resume.get(&partition).is_some_and(|&below| offset < below) {
-                        // Applied before the restart (a bad one was dead-lettered then).
-                        let payload = message.payload();
-                        if let Ok(Some(event)) =
-                            decode_event(Some(message.topic()), payload, config.decimals)
-                        {
-                            assembler.remember(&event);
-                        }
-                    } else {
-                        let event = decode(&name, &config, &message, &dead_letters);
-                        merge.push(&partition, offset, event, Instant::now());
-                    }
+                    let message = TopicMessage {
+                        topic: message.topic(),
+                        partition: message.partition(),
+                        offset: message.offset(),
+                        payload: message.payload(),
+                    };
+                    reader.receive(message, Instant::now());
                 }
                 Err(err) => {
                     tracing::warn!(source = %name, "Kafka: {err}");
@@ -258,49 +208,7 @@ pub async fn run_kafka_source(
                 next = consumer.recv().now_or_never();
             }
         }
-        let mut ready = Vec::new();
-        while let Some(merged) = merge.next_transaction() {
-            let mut txns = Vec::new();
-            for event in merged.events {
-                if let Pushed::Forgotten(letter) = assembler.push(event, &mut txns) {
-                    dead_letters.record(*letter);
-                }
-            }
-            assembler.flush(&mut txns);
-            for mut txn in txns {
-                txn.position = SourcePosition::Kafka {
-                    offsets: merged
-                        .offsets
-                        .iter()
-                        .map(|((t, p), o)| (t.clone(), *p, *o))
-                        .collect(),
-                };
-                ready.push(txn);
-            }
-        }
-        // Everything read is released, but the last transaction sent does not cover it all
-        // (tombstones, re-delivered events): an empty transaction moves the position on, so
-        // that these offsets are committed too.
-        let read: Vec<(String, i32, i64)> = merge
-            .read_offsets()
-            .map(|((t, p), o)| (t.clone(), *p, o))
-            .collect();
-        if ready.is_empty() && merge.is_empty() && read != sent_offsets {
-            let position = SourcePosition::Kafka {
-                offsets: read.clone(),
-            };
-            ready.push(Transaction {
-                source: name.clone(),
-                position,
-                commit_time_ms: now_ms(),
-                changes: Vec::new(),
-                more_follows: false,
-            });
-        }
-        for txn in ready {
-            if let SourcePosition::Kafka { offsets } = &txn.position {
-                sent_offsets.clone_from(offsets);
-            }
+        for txn in reader.take_transactions() {
             if !txn.changes.is_empty() {
                 status.read(txn.changes.len(), &txn.position);
             }
@@ -311,29 +219,26 @@ pub async fn run_kafka_source(
         }
         // Partitions that hold transactions back may be at their end: ask.
         if checked_ends.elapsed() >= QUIET {
-            let waiting = merge.waiting(Instant::now());
+            let waiting = reader.waiting(Instant::now());
             if !waiting.is_empty() {
                 checked_ends = Instant::now();
-                refresh_ends(&watermarks, &mut merge, waiting, &mut high);
+                refresh_ends(&watermarks, &mut reader, waiting, &mut high);
             }
         }
         if reported.elapsed() >= REPORT_EVERY {
             reported = Instant::now();
-            report_partitions(&status, &merge, &high, &assembler);
+            report_partitions(&status, &reader, &high);
         }
     }
     status.set_state(ConnectorState::Stopped);
 }
 
-/// Assigns every not yet assigned partition of the catalog's topics: from its restored offset
-/// less `lookback` (to remember what was applied there), or from its beginning.
+/// Assigns every not yet assigned partition of the catalog's topics (and of the transaction
+/// metadata topic) to the consumer, where `reader` starts reading it.
 fn discover(
     config: &KafkaSourceConfig,
     consumer: &StreamConsumer,
-    resume: &BTreeMap<Partition, i64>,
-    lookback: i64,
-    merge: &mut OrderedMerge<Partition>,
-    metadata: &mut BTreeMap<Partition, i64>,
+    reader: &mut EventReader,
     status: &ConnectorStatus,
 ) {
     let listing =
@@ -357,10 +262,12 @@ fn discover(
         }
         for partition in topic.partitions() {
             let key = (topic.name().to_string(), partition.id());
-            if is_metadata && !metadata.contains_key(&key) {
-                found_metadata.push(key);
-            } else if !is_metadata && !merge.partitions().any(|p| *p == key) {
-                found.push(key);
+            if !reader.reads(&key, is_metadata) {
+                if is_metadata {
+                    found_metadata.push(key);
+                } else {
+                    found.push(key);
+                }
             }
         }
     }
@@ -371,32 +278,16 @@ fn discover(
         "reading {} new partition(s)",
         found.len() + found_metadata.len()
     );
-    let mut starts = BTreeMap::new();
-    for key in found {
-        let next = resume.get(&key).copied().unwrap_or(0);
-        starts.insert(key.clone(), next.saturating_sub(lookback).max(0));
-        merge.add_partition(key, next);
-    }
-    if !found_metadata.is_empty() {
-        // From now on transactions with an id wait for their END markers.
-        merge.require_transaction_ends();
-        metadata.extend(found_metadata.into_iter().map(|key| (key, 0)));
-    }
     // The whole assignment again: the partitions read so far where they are, the new ones from
     // where they start.
     let mut assignment = TopicPartitionList::new();
-    let read = merge
-        .read_offsets()
-        .chain(metadata.iter().map(|(p, o)| (p, *o)));
-    for (key, next) in read {
-        let (topic, partition) = key;
-        let next = starts.get(key).copied().unwrap_or(next);
+    for ((topic, partition), next) in reader.add_partitions(found, found_metadata) {
         let offset = if next == 0 {
             Offset::Beginning
         } else {
             Offset::Offset(next)
         };
-        if let Err(err) = assignment.add_partition_offset(topic, *partition, offset) {
+        if let Err(err) = assignment.add_partition_offset(&topic, partition, offset) {
             status.error(format!("assigning {topic}[{partition}]: {err}"));
         }
     }
@@ -409,83 +300,44 @@ fn discover(
 /// their end.
 fn refresh_ends(
     watermarks: &BaseConsumer,
-    merge: &mut OrderedMerge<Partition>,
+    reader: &mut EventReader,
     waiting: Vec<Partition>,
     high: &mut BTreeMap<Partition, i64>,
 ) {
-    let read: BTreeMap<Partition, i64> =
-        merge.read_offsets().map(|(p, o)| (p.clone(), o)).collect();
     for partition in waiting {
         let watermark = tokio::task::block_in_place(|| {
             watermarks.fetch_watermarks(&partition.0, partition.1, Duration::from_secs(1))
         });
         if let Ok((_, high_watermark)) = watermark {
-            let next = read.get(&partition).copied().unwrap_or(0);
-            merge.set_at_end(&partition, next >= high_watermark, Instant::now());
+            reader.high_watermark(&partition, high_watermark, Instant::now());
             high.insert(partition, high_watermark);
         }
     }
-}
-
-/// Decodes a message; one that cannot be decoded becomes a dead letter.
-fn decode(
-    name: &str,
-    config: &KafkaSourceConfig,
-    message: &BorrowedMessage<'_>,
-    dead_letters: &DeadLetterLog,
-) -> Option<ChangeEvent> {
-    match decode_event(Some(message.topic()), message.payload(), config.decimals) {
-        Ok(event) => event,
-        Err(err) => {
-            dead_letter(name, message, err, dead_letters);
-            None
-        }
-    }
-}
-
-/// Records `message` as a dead letter, with its topic, partition and offset.
-fn dead_letter(
-    name: &str,
-    message: &BorrowedMessage<'_>,
-    reason: impl ToString,
-    log: &DeadLetterLog,
-) {
-    let position = SourcePosition::Kafka {
-        offsets: vec![(
-            message.topic().to_string(),
-            message.partition(),
-            message.offset(),
-        )],
-    };
-    let event = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
-    log.record(DeadLetter::new(name, position, None, reason, event));
 }
 
 /// Per partition: the offset read, the high watermark, the lag in messages; and the events
 /// skipped as re-deliveries or applied late.
 fn report_partitions(
     status: &ConnectorStatus,
-    merge: &OrderedMerge<Partition>,
+    reader: &EventReader,
     high: &BTreeMap<Partition, i64>,
-    assembler: &TransactionAssembler,
 ) {
-    let partitions: Vec<serde_json::Value> = merge
+    let partitions: Vec<serde_json::Value> = reader
         .read_offsets()
-        .map(|((topic, partition), read)| {
-            let high = high
-                .get(&(topic.clone(), *partition))
-                .copied()
-                .unwrap_or(read);
+        .map(|(key, read)| {
+            let (topic, partition) = key;
+            let high = high.get(key).copied().unwrap_or(read);
             serde_json::json!({
                 "topic": topic, "partition": partition, "read": read,
                 "high_watermark": high, "lag": (high - read).max(0),
             })
         })
         .collect();
+    let (duplicates, late) = reader.duplicates_and_late();
     status.set_details(serde_json::json!({
         "partitions": partitions,
-        "duplicate_events": assembler.duplicates(),
-        "late_events": assembler.late(),
+        "duplicate_events": duplicates,
+        "late_events": late,
     }));
 }
 
