@@ -334,12 +334,7 @@ impl<P: Ord + Clone> OrderedMerge<P> {
         let read = self
             .lanes
             .values()
-            .flat_map(|lane| {
-                lane.events
-                    .iter()
-                    .take_while(|(_, _, e)| e.transaction == key)
-            })
-            .map(|(_, read, _)| *read)
+            .filter_map(|lane| lane.last_read_of(&key))
             .max()?;
         Some((key, read))
     }
@@ -403,11 +398,29 @@ impl<P: Ord + Clone> OrderedMerge<P> {
 }
 
 impl Lane {
-    /// Whether this partition holds no more events of transaction `key`: it holds a later
-    /// event, or it was found at its end at or after `ready_after`.
+    /// Whether this partition holds no more events of transaction `key`, the earliest
+    /// buffered one: its latest event belongs to a later transaction, or it was found at its
+    /// end at or after `ready_after`. (Looking at the latest event alone keeps this constant
+    /// time while a large transaction, such as a snapshot, is buffered.)
     fn is_past(&self, key: &str, ready_after: Instant) -> bool {
-        self.events.iter().any(|(_, _, e)| e.transaction != key)
+        self.events
+            .back()
+            .is_some_and(|(_, _, e)| e.transaction != key)
             || self.at_end.is_some_and(|at| at >= ready_after)
+    }
+
+    /// When this partition's last buffered event of transaction `key` was read, if its
+    /// buffered events start with that transaction. A transaction's events are contiguous in
+    /// a partition, so the end of the run is found by bisection (a large buffered
+    /// transaction, such as a snapshot, is not walked on every look).
+    fn last_read_of(&self, key: &str) -> Option<Instant> {
+        let run = self
+            .events
+            .partition_point(|(_, _, e)| e.transaction == key);
+        match run.checked_sub(1).map(|last| &self.events[last]) {
+            Some((_, read, e)) if e.transaction == key => Some(*read),
+            _ => None,
+        }
     }
 }
 
