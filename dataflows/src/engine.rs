@@ -357,7 +357,7 @@ fn publish(
             }
         }
         let view_updates = ready.len() as u64;
-        writer.commit(Commit {
+        let visible = writer.commit(Commit {
             as_of,
             updates: ready
                 .into_iter()
@@ -367,10 +367,9 @@ fn publish(
             removed_sources,
             baseline: std::mem::take(&mut baseline),
         });
-        let now = Instant::now();
         let latencies: Vec<Duration> = complete
             .iter()
-            .map(|(_, at)| now.duration_since(*at))
+            .map(|(_, at)| visible.duration_since(*at))
             .collect();
         let transactions = complete.iter().map(|(s, _)| s.transactions).sum();
         let changes = complete.iter().map(|(s, _)| s.changes).sum();

@@ -490,8 +490,10 @@ impl ServedState {
 }
 
 impl StateWriter {
-    /// Applies one completed timestamp and publishes the resulting snapshot.
-    pub fn commit(&mut self, commit: Commit) {
+    /// Applies one completed timestamp and publishes the resulting snapshot; returns when it
+    /// became visible to readers and subscribers (versions it made unreachable are collected
+    /// after that).
+    pub fn commit(&mut self, commit: Commit) -> Instant {
         let Commit {
             as_of,
             updates,
@@ -531,16 +533,19 @@ impl StateWriter {
             self.shared.config.history_max_age,
         );
         self.shared.current.store(snapshot);
-        // The current snapshot is alive, so there is an oldest one.
-        let horizon = self.tables.live.oldest().unwrap_or(as_of);
-        for rows in &self.tables.views {
-            rows.collect(horizon);
-        }
         for (view, delta) in published {
             // No receivers is not an error: nobody is subscribed to this view.
             let _ = self.shared.senders[view.index()].send(delta);
         }
         self.shared.broadcast_as_of.store(as_of, Ordering::Release);
+        let visible = Instant::now();
+        // Once readers and subscribers have it: the versions no live snapshot can see go (the
+        // current snapshot is alive, so there is an oldest one).
+        let horizon = self.tables.live.oldest().unwrap_or(as_of);
+        for rows in &self.tables.views {
+            rows.collect(horizon);
+        }
+        visible
     }
 
     /// Empties `view`'s change log: it covers only what comes after `as_of`.
