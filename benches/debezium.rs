@@ -226,11 +226,11 @@ async fn from_memory(messages: &[Message], changes: u64) -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    println!(
-        "Kafka source's reader, messages from memory (no broker): {} of {changes} row changes applied in {elapsed:.2} s = {:.0} events/s",
+    report_applied(
+        "Kafka source's reader, messages from memory (no broker): applied",
         metrics.changes(),
-        metrics.changes() as f64 / elapsed
+        changes,
+        start,
     );
     drop(sources);
     tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
@@ -299,16 +299,25 @@ async fn from_kafka(messages: &[Message], changes: u64) -> anyhow::Result<()> {
     while metrics.changes() < changes && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    println!(
-        "kafka: consumed and applied {} of {changes} row changes in {elapsed:.2} s = {:.0} events/s",
+    report_applied(
+        "kafka: consumed and applied",
         metrics.changes(),
-        metrics.changes() as f64 / elapsed
+        changes,
+        start,
     );
     let _ = stop.send(());
     task.await?;
     tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
     Ok(())
+}
+
+/// Prints how many of `changes` row changes the views took since `start`, and the rate.
+fn report_applied(what: &str, applied: u64, changes: u64, start: Instant) {
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "{what} {applied} of {changes} row changes in {elapsed:.2} s = {:.0} events/s",
+        applied as f64 / elapsed
+    );
 }
 
 fn source<'a>(
