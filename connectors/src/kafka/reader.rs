@@ -186,21 +186,21 @@ impl EventReader {
                 ready.push(txn);
             }
         }
-        let read: Vec<(String, i32, i64)> = self
-            .merge
-            .read_offsets()
-            .map(|((t, p), o)| (t.clone(), *p, o))
-            .collect();
-        if ready.is_empty() && self.merge.is_empty() && read != self.sent_offsets {
-            ready.push(Transaction {
-                source: self.name.clone(),
-                position: SourcePosition::Kafka {
-                    offsets: read.clone(),
-                },
-                commit_time_ms: now_ms(),
-                changes: Vec::new(),
-                more_follows: false,
-            });
+        if ready.is_empty() && self.merge.is_empty() {
+            let read: Vec<(String, i32, i64)> = self
+                .merge
+                .read_offsets()
+                .map(|((t, p), o)| (t.clone(), *p, o))
+                .collect();
+            if read != self.sent_offsets {
+                ready.push(Transaction {
+                    source: self.name.clone(),
+                    position: SourcePosition::Kafka { offsets: read },
+                    commit_time_ms: now_ms(),
+                    changes: Vec::new(),
+                    more_follows: false,
+                });
+            }
         }
         if let Some(SourcePosition::Kafka { offsets }) = ready.last().map(|txn| &txn.position) {
             self.sent_offsets.clone_from(offsets);
