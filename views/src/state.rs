@@ -491,8 +491,8 @@ impl ServedState {
 
 impl StateWriter {
     /// Applies one completed timestamp and publishes the resulting snapshot; returns when it
-    /// became visible to readers and subscribers (versions it made unreachable are collected
-    /// after that).
+    /// became visible to readers and subscribers (what it made unreachable is freed after
+    /// that).
     pub fn commit(&mut self, commit: Commit) -> Instant {
         let Commit {
             as_of,
@@ -509,6 +509,7 @@ impl StateWriter {
             self.sources.insert(progress.source.clone(), progress);
         }
         let mut published = Vec::new();
+        let mut retired = Vec::new();
         for (view, changes) in ViewId::ALL.into_iter().zip(deltas) {
             if changes.is_empty() {
                 continue;
@@ -518,7 +519,7 @@ impl StateWriter {
             if baseline {
                 self.restart_log(view, as_of);
             } else {
-                self.append_to_log(view, delta.clone());
+                self.append_to_log(view, delta.clone(), &mut retired);
             }
             published.push((view, delta));
         }
@@ -539,8 +540,10 @@ impl StateWriter {
         }
         self.shared.broadcast_as_of.store(as_of, Ordering::Release);
         let visible = Instant::now();
-        // Once readers and subscribers have it: the versions no live snapshot can see go (the
-        // current snapshot is alive, so there is an oldest one).
+        // Once readers and subscribers have it: the deltas the logs let go of are freed (their
+        // old rows are cold memory), and the versions no live snapshot can see go (the current
+        // snapshot is alive, so there is an oldest one).
+        drop(retired);
         let horizon = self.tables.live.oldest().unwrap_or(as_of);
         for rows in &self.tables.views {
             rows.collect(horizon);
@@ -556,7 +559,13 @@ impl StateWriter {
         log.covers_after = as_of;
     }
 
-    fn append_to_log(&self, view: ViewId, delta: Arc<ViewDelta>) {
+    /// Appends `delta` to `view`'s change log; the deltas that no longer fit go to `retired`.
+    fn append_to_log(
+        &self,
+        view: ViewId,
+        delta: Arc<ViewDelta>,
+        retired: &mut Vec<Arc<ViewDelta>>,
+    ) {
         let mut log = lock(&self.shared.logs[view.index()]);
         log.row_changes += delta.changes.len();
         log.deltas.push_back(delta);
@@ -566,6 +575,7 @@ impl StateWriter {
             };
             log.row_changes -= oldest.changes.len();
             log.covers_after = oldest.as_of;
+            retired.push(oldest);
         }
     }
 }
