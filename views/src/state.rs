@@ -31,8 +31,8 @@ use crate::versioned::{StoreKey, VersionedRows};
 pub struct StateConfig {
     /// Snapshots kept for paging at a fixed `as_of`: those a handed-out `next` cursor points
     /// into (at most this many; the least recently used goes first). Other snapshots are not
-    /// retained: under a heavy change stream each one would hold its own copy of every node
-    /// the following commits touched.
+    /// retained: under a heavy change stream each one would keep alive the replaced version of
+    /// every key the following commits changed.
     pub history_snapshots: usize,
     /// ... each dropped once no page has been read from it for this long.
     pub history_max_age: Duration,
