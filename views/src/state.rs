@@ -854,7 +854,7 @@ mod tests {
             drop(held);
             commit(&mut writer, as_of + 1, Vec::new());
             proptest::prop_assert_eq!(
-                writer.tables.views[ViewId::OccupancyByBuilding.index()].keys_held(),
+                writer.tables.views[ViewId::OccupancyByBuilding.index()].versions_held(),
                 current.len(),
                 "only the latest rows remain once no older snapshot is held"
             );

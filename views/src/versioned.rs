@@ -3,14 +3,16 @@
 //! The single writer records each changed key's new row (or its deletion) as a version tagged
 //! with the `as_of` it takes effect at; a reader at any `as_of` still held somewhere sees
 //! exactly the rows of that `as_of`, while later versions land beside it. Nothing is copied on
-//! write: a commit costs one map update per changed key, whatever the size of the view. Versions
-//! no held `as_of` can see any more are dropped by [`VersionedRows::collect`].
+//! write: a commit costs one map update per changed key, whatever the size of the view. The
+//! version a write replaces moves to a small side map, where readers at earlier `as_of`s find
+//! it, until no held `as_of` can see it any more and [`VersionedRows::collect`] drops it.
 //!
 //! Keys are found through a hash map (a commit's updates are point writes) and ordered by a
 //! separate set that changes only when a key comes or goes (scans and paging). Both sit behind
 //! one lock, but nobody holds it for long: a commit takes it once per view, and a reader takes
 //! it for at most [`SCAN_CHUNK`] keys at a time.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -32,26 +34,51 @@ struct Version {
     row: Option<Row>,
 }
 
-/// A key's versions, oldest first. Most keys have one.
-type Versions = SmallVec<[Version; 1]>;
-
-/// The row `versions` hold at `as_of`, if any.
-fn visible(versions: &Versions, as_of: u64) -> Option<&Row> {
-    versions
-        .iter()
-        .rev()
-        .find(|v| v.since <= as_of)
-        .and_then(|v| v.row.as_ref())
+/// A key's row from `since` until `until` (exclusive), when a later version replaced it.
+struct OldVersion {
+    since: u64,
+    until: u64,
+    row: Option<Row>,
 }
+
+/// What [`VersionedRows::collect`] has to look at, in the order of the writes that caused it.
+struct Superseded {
+    /// The `as_of` of the write.
+    at: u64,
+    key: StoreKey,
+    /// The write deleted the key: once no reader is below `at`, the key itself goes.
+    deleted: bool,
+}
+
+type Map<V> = HashMap<StoreKey, V, foldhash::fast::RandomState>;
 
 #[derive(Default)]
 struct Inner {
-    versions: HashMap<StoreKey, Versions, foldhash::fast::RandomState>,
-    /// The keys of `versions`, in order.
+    /// Every key's latest version (also a deletion, until it is collected).
+    latest: Map<Version>,
+    /// The versions the latest ones replaced, oldest first, while a reader may still see them.
+    /// Few keys have any, so this map stays small (and in cache), and collecting does not touch
+    /// `latest` for a key that was updated rather than deleted.
+    older: Map<SmallVec<[OldVersion; 1]>>,
+    /// The keys of `latest`, in order.
     order: BTreeSet<StoreKey>,
-    /// Keys written with a version that may make older ones unreachable, by the `as_of` of that
-    /// write (ascending).
-    superseded: VecDeque<(u64, StoreKey)>,
+    superseded: VecDeque<Superseded>,
+}
+
+impl Inner {
+    /// The row of `key` at `as_of`, if it had one.
+    fn row_at(&self, key: &StoreKey, as_of: u64) -> Option<&Row> {
+        let latest = self.latest.get(key)?;
+        if latest.since <= as_of {
+            return latest.row.as_ref();
+        }
+        self.older
+            .get(key)?
+            .iter()
+            .rev()
+            .find(|v| v.since <= as_of)
+            .and_then(|v| v.row.as_ref())
+    }
 }
 
 /// One view's rows at every `as_of` a reader may still hold.
@@ -74,62 +101,78 @@ impl VersionedRows {
     pub fn record(&self, as_of: u64, writes: impl IntoIterator<Item = (StoreKey, Option<Row>)>) {
         let mut inner = self.write();
         let Inner {
-            versions: by_key,
+            latest,
+            older,
             order,
             superseded,
         } = &mut *inner;
         for (key, row) in writes {
             let deleted = row.is_none();
-            let versions = by_key.entry(key.clone()).or_insert_with(|| {
-                order.insert(key.clone());
-                Versions::new()
-            });
-            match versions.last_mut() {
-                Some(last) if last.since == as_of => last.row = row,
-                _ => versions.push(Version { since: as_of, row }),
-            }
-            if versions.len() > 1 || deleted {
-                superseded.push_back((as_of, key));
+            match latest.entry(key) {
+                Entry::Vacant(entry) => {
+                    if deleted {
+                        continue; // absent before, absent now
+                    }
+                    order.insert(entry.key().clone());
+                    entry.insert(Version { since: as_of, row });
+                }
+                Entry::Occupied(mut entry) => {
+                    let version = entry.get_mut();
+                    if version.since == as_of {
+                        version.row = row;
+                    } else {
+                        let replaced = std::mem::replace(version, Version { since: as_of, row });
+                        older
+                            .entry(entry.key().clone())
+                            .or_default()
+                            .push(OldVersion {
+                                since: replaced.since,
+                                until: as_of,
+                                row: replaced.row,
+                            });
+                    }
+                    superseded.push_back(Superseded {
+                        at: as_of,
+                        key: entry.key().clone(),
+                        deleted,
+                    });
+                }
             }
         }
     }
 
-    /// Drops the versions no reader at `horizon` or later can see: every version older than the
-    /// one visible at `horizon`, and keys deleted by then. No reader may hold an `as_of` below
-    /// `horizon` afterwards.
+    /// Drops the versions no reader at `horizon` or later can see: every version replaced by
+    /// then, and keys deleted by then. No reader may hold an `as_of` below `horizon` afterwards.
     pub fn collect(&self, horizon: u64) {
-        let ready = |inner: &Inner| {
-            inner
-                .superseded
-                .front()
-                .is_some_and(|(as_of, _)| *as_of <= horizon)
-        };
+        let ready = |inner: &Inner| inner.superseded.front().is_some_and(|s| s.at <= horizon);
         if !ready(&self.read()) {
             return;
         }
         let mut inner = self.write();
         while ready(&inner) {
-            let Some((_, key)) = inner.superseded.pop_front() else {
+            let Some(Superseded { key, deleted, .. }) = inner.superseded.pop_front() else {
                 break;
             };
-            let Some(versions) = inner.versions.get_mut(&key) else {
-                continue;
-            };
-            let seen = versions.iter().rposition(|v| v.since <= horizon);
-            if let Some(seen) = seen {
-                versions.drain(..seen);
+            if let Some(versions) = inner.older.get_mut(&key) {
+                let gone = versions.iter().take_while(|v| v.until <= horizon).count();
+                versions.drain(..gone);
+                if versions.is_empty() {
+                    inner.older.remove(&key);
+                }
             }
-            if versions.len() == 1 && versions[0].row.is_none() && versions[0].since <= horizon {
-                inner.versions.remove(&key);
+            let unseen_deletion = |v: &Version| v.row.is_none() && v.since <= horizon;
+            if deleted && inner.latest.get(&key).is_some_and(unseen_deletion) {
+                inner.latest.remove(&key);
                 inner.order.remove(&key);
             }
         }
     }
 
-    /// Keys held, including deleted ones and those only visible at some `as_of`s.
+    /// Versions held: each key's latest (deletions included) and the older ones kept.
     #[cfg(test)]
-    pub fn keys_held(&self) -> usize {
-        self.read().versions.len()
+    pub fn versions_held(&self) -> usize {
+        let inner = self.read();
+        inner.latest.len() + inner.older.values().map(|v| v.len()).sum::<usize>()
     }
 
     /// The rows at `as_of` with keys in `range` for which `keep` holds, in key order. `as_of`
@@ -180,7 +223,7 @@ impl<F: Fn(&Row) -> bool> Scan<'_, F> {
             }
             visited += 1;
             last = Some(key);
-            let row = inner.versions.get(key).and_then(|v| visible(v, self.as_of));
+            let row = inner.row_at(key, self.as_of);
             if let Some(row) = row.filter(|row| (self.keep)(row)) {
                 chunk.push((key.clone(), row.clone()));
             }
