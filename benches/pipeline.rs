@@ -199,8 +199,12 @@ fn main() -> anyhow::Result<()> {
         round_trips.push(start.elapsed());
     }
     round_trips.sort();
-    let at =
-        |q: f64| round_trips[((round_trips.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+    let at = |q: f64| {
+        let last = round_trips.len().saturating_sub(1);
+        round_trips
+            .get((last as f64 * q) as usize)
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    };
     let latency = metrics.latencies(true);
     println!(
         "latency at {} changes/timestamp: send→visible p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; seal→visible p50 {:.2} ms, p99 {:.2} ms ({} timestamps)",
