@@ -43,10 +43,14 @@ impl<R: differential_dataflow::Data> RecordOutput<R> for InputSession<Time, R, i
     }
 }
 
+/// A table's current records by primary key (`INT`, so 32 bits: the people's map is the
+/// largest thing a worker keeps).
+type Records<R> = HashMap<Id, R, foldhash::fast::RandomState>;
+
 /// One table's input: current records by primary key and the output fed with their
 /// differences (by default the one collection of the records themselves).
 pub struct KeyedInput<R, O = InputSession<Time, R, isize>> {
-    current: HashMap<i64, R>,
+    current: Records<R>,
     output: O,
 }
 
@@ -60,13 +64,13 @@ impl<R: differential_dataflow::Data + PartialEq> KeyedInput<R> {
 impl<R: Clone + PartialEq, O: RecordOutput<R>> KeyedInput<R, O> {
     fn with_output(output: O) -> Self {
         KeyedInput {
-            current: HashMap::new(),
+            current: Records::default(),
             output,
         }
     }
 
     /// Makes `record` (or nothing) the current record of `key`, emitting the difference.
-    fn set(&mut self, key: i64, record: Option<R>) {
+    fn set(&mut self, key: Id, record: Option<R>) {
         let old = match &record {
             Some(r) => self.current.insert(key, r.clone()),
             None => self.current.remove(&key),
@@ -87,7 +91,7 @@ pub struct PeopleOutput {
 impl PeopleOutput {
     /// `(job, status)` of a person in a job who is active or on leave.
     fn membership(person: &PersonRec) -> Option<(Id, Status)> {
-        match (person.job_id, person.status) {
+        match (person.job_id(), person.status()) {
             (Some(job), status @ (Status::Active | Status::Leave)) => Some((job, status)),
             _ => None,
         }
@@ -95,8 +99,8 @@ impl PeopleOutput {
 
     /// The desk of an active person.
     fn assignment(person: &PersonRec) -> Option<Id> {
-        match person.status {
-            Status::Active => person.table_id,
+        match person.status() {
+            Status::Active => person.table_id(),
             Status::Leave | Status::Other => None,
         }
     }
@@ -138,7 +142,7 @@ trait TableInput {
     fn clear(&mut self);
     /// Reads records saved by [`save`](Self::save) from `input` and makes those whose key
     /// `keep` accepts current; returns how many it kept.
-    fn restore(&mut self, input: &mut &[u8], keep: &dyn Fn(i64) -> bool) -> bincode::Result<u64>;
+    fn restore(&mut self, input: &mut &[u8], keep: &dyn Fn(Id) -> bool) -> bincode::Result<u64>;
 }
 
 /// A copy of one table input's records, encodable on another thread.
@@ -148,7 +152,7 @@ pub trait SavedTable: Send {
 }
 
 /// Records as a sequence of `(key, record)` pairs.
-struct Entries<'a, R>(&'a HashMap<i64, R>);
+struct Entries<'a, R>(&'a Records<R>);
 
 impl<R: Serialize> Serialize for Entries<'_, R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -156,7 +160,7 @@ impl<R: Serialize> Serialize for Entries<'_, R> {
     }
 }
 
-impl<R: Serialize + Send> SavedTable for HashMap<i64, R> {
+impl<R: Serialize + Send> SavedTable for Records<R> {
     fn encode(&self, out: &mut Vec<u8>) -> bincode::Result<()> {
         bincode::serialize_into(out, &Entries(self))
     }
@@ -201,8 +205,8 @@ where
         }
     }
 
-    fn restore(&mut self, input: &mut &[u8], keep: &dyn Fn(i64) -> bool) -> bincode::Result<u64> {
-        let entries: Vec<(i64, R)> = bincode::deserialize_from(input)?;
+    fn restore(&mut self, input: &mut &[u8], keep: &dyn Fn(Id) -> bool) -> bincode::Result<u64> {
+        let entries: Vec<(Id, R)> = bincode::deserialize_from(input)?;
         let mut kept = 0;
         for (key, record) in entries {
             if keep(key) {
@@ -333,13 +337,18 @@ impl BaseInputs {
     }
 
     /// Whether this worker owns primary key `key` of `table`.
-    fn owns(&self, table: TableId, key: i64) -> bool {
+    fn owns(&self, table: TableId, key: Id) -> bool {
         owner(table, key, self.peers) == self.worker
     }
 
     /// Applies one change to the keys this worker owns, at the inputs' current time.
     pub fn apply(&mut self, change: &RowChange) {
-        let key_of = |row: &Row| row.first().and_then(Value::as_int);
+        // Keys are `INT` (validated upstream): one that does not fit has no record to change.
+        let key_of = |row: &Row| {
+            row.first()
+                .and_then(Value::as_int)
+                .and_then(|key| Id::try_from(key).ok())
+        };
         let before_key = change.before.as_ref().and_then(key_of);
         let after_key = change.after.as_ref().and_then(key_of);
         if let Some(before_key) = before_key {
@@ -354,7 +363,7 @@ impl BaseInputs {
         }
     }
 
-    fn set(&mut self, table: TableId, key: i64, row: Option<&Row>) {
+    fn set(&mut self, table: TableId, key: Id, row: Option<&Row>) {
         let p = &self.projector;
         match table {
             TableId::Company => self
@@ -442,7 +451,7 @@ impl BaseInputs {
         let (worker, peers) = (self.worker, self.peers);
         let mut kept = 0;
         for (table, input) in self.tables() {
-            let keep = |key: i64| !owned_only || owner(table, key, peers) == worker;
+            let keep = |key: Id| !owned_only || owner(table, key, peers) == worker;
             kept += input.restore(&mut shard, &keep)?;
         }
         Ok(kept)
@@ -455,7 +464,7 @@ impl BaseInputs {
 }
 
 /// The worker (of `peers`) that owns primary key `key` of `table`.
-fn owner(table: TableId, key: i64, peers: usize) -> usize {
+fn owner(table: TableId, key: Id, peers: usize) -> usize {
     if peers <= 1 {
         return 0;
     }

@@ -4,10 +4,9 @@
 //! so a change that touches other columns (names of people, `updated_at`, ...) projects to the
 //! same record and costs nothing downstream.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 use twinflow_ingest::{TableId, Value};
+use twinflow_views::Text;
 
 use crate::EngineError;
 
@@ -41,7 +40,7 @@ impl Float {
 pub struct FunctionRec {
     pub id: Id,
     pub company_id: Id,
-    pub name: Arc<str>,
+    pub name: Text,
     pub parent_function_id: Option<Id>,
 }
 
@@ -49,7 +48,7 @@ pub struct FunctionRec {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct JobLevelRec {
     pub id: Id,
-    pub name: Arc<str>,
+    pub name: Text,
 }
 
 /// `twin_hr.job`.
@@ -59,16 +58,61 @@ pub struct JobRec {
     pub company_id: Id,
     pub function_id: Id,
     pub job_level_id: Option<Id>,
-    pub title: Arc<str>,
+    pub title: Text,
     pub headcount: i64,
 }
 
-/// `twin_hr.people`.
+/// `twin_hr.people`: its job, desk and status, packed into 12 bytes (a worker keeps the record
+/// of every person it owns; at 1M people the optional ids' own tags would add a third).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PersonRec {
-    pub job_id: Option<Id>,
-    pub table_id: Option<Id>,
-    pub status: Status,
+    /// The job id, or 0 when there is none (then `HAS_JOB` is not set).
+    job_id: Id,
+    /// The desk id, or 0 when there is none (then `HAS_DESK` is not set).
+    table_id: Id,
+    /// `HAS_JOB | HAS_DESK | status << STATUS_SHIFT`.
+    flags: u8,
+}
+
+impl PersonRec {
+    const HAS_JOB: u8 = 1;
+    const HAS_DESK: u8 = 2;
+    const STATUS_SHIFT: u8 = 2;
+
+    /// A person with the given `job_id`, `table_id` and status.
+    pub fn new(job_id: Option<Id>, table_id: Option<Id>, status: Status) -> Self {
+        let status_bits = match status {
+            Status::Active => 0,
+            Status::Leave => 1,
+            Status::Other => 2,
+        };
+        PersonRec {
+            job_id: job_id.unwrap_or(0),
+            table_id: table_id.unwrap_or(0),
+            flags: u8::from(job_id.is_some()) * Self::HAS_JOB
+                | u8::from(table_id.is_some()) * Self::HAS_DESK
+                | status_bits << Self::STATUS_SHIFT,
+        }
+    }
+
+    /// `people.job_id`.
+    pub fn job_id(&self) -> Option<Id> {
+        (self.flags & Self::HAS_JOB != 0).then_some(self.job_id)
+    }
+
+    /// `people.table_id`: the person's desk.
+    pub fn table_id(&self) -> Option<Id> {
+        (self.flags & Self::HAS_DESK != 0).then_some(self.table_id)
+    }
+
+    /// `people.status`, as the views distinguish it.
+    pub fn status(&self) -> Status {
+        match self.flags >> Self::STATUS_SHIFT {
+            0 => Status::Active,
+            1 => Status::Leave,
+            _ => Status::Other,
+        }
+    }
 }
 
 /// `twin_hr.job_skill` and `twin_process.task_skill`: an owner (job or task), a skill, a level.
@@ -100,7 +144,7 @@ pub struct TaskRec {
 pub struct BuildingRec {
     pub id: Id,
     pub company_id: Id,
-    pub name: Arc<str>,
+    pub name: Text,
 }
 
 /// `twin_infra.floor`.
@@ -109,7 +153,7 @@ pub struct FloorRec {
     pub id: Id,
     pub building_id: Id,
     pub level: i64,
-    pub name: Arc<str>,
+    pub name: Text,
 }
 
 /// `twin_infra.room`.
@@ -117,8 +161,8 @@ pub struct FloorRec {
 pub struct RoomRec {
     pub id: Id,
     pub floor_id: Id,
-    pub name: Arc<str>,
-    pub kind: Arc<str>,
+    pub name: Text,
+    pub kind: Text,
     pub capacity: i64,
 }
 
@@ -127,7 +171,7 @@ pub struct RoomRec {
 pub struct DeskRec {
     pub id: Id,
     pub room_id: Id,
-    pub label: Arc<str>,
+    pub label: Text,
     pub seats: i64,
     pub pos_x: Float,
     pub pos_y: Float,
@@ -137,8 +181,8 @@ pub struct DeskRec {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct SkillRec {
     pub id: Id,
-    pub name: Arc<str>,
-    pub category: Arc<str>,
+    pub name: Text,
+    pub category: Text,
 }
 
 /// `twin_skills.skill_level`.
@@ -180,8 +224,8 @@ fn int(row: &[Value], i: usize) -> Option<i64> {
     row.get(i)?.as_int()
 }
 
-fn text(row: &[Value], i: usize) -> Option<Arc<str>> {
-    row.get(i)?.as_text().cloned()
+fn text(row: &[Value], i: usize) -> Option<Text> {
+    row.get(i)?.as_text().map(|s| Text::from(&**s))
 }
 
 fn float(row: &[Value], i: usize) -> Option<Float> {
@@ -299,11 +343,11 @@ impl Projector {
             "leave" => Status::Leave,
             _ => Status::Other,
         };
-        Some(PersonRec {
-            job_id: opt_id(row, job)?,
-            table_id: opt_id(row, table)?,
+        Some(PersonRec::new(
+            opt_id(row, job)?,
+            opt_id(row, table)?,
             status,
-        })
+        ))
     }
 
     /// A `job_skill` row (owner = job).

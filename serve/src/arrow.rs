@@ -72,7 +72,7 @@ fn column_array(column: &ViewColumn, index: usize, rows: &[Row]) -> ArrayRef {
         ColumnType::Text => {
             let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
             builder.extend(values.map(|value| match value {
-                Datum::Text(s) => Some(s.as_ref()),
+                Datum::Text(s) => Some(s.as_str()),
                 _ => None,
             }));
             Arc::new(builder.finish())

@@ -3,6 +3,8 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+pub use arcstr::ArcStr as Text;
+
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
@@ -15,9 +17,13 @@ pub enum Datum {
     Int(i64),
     /// A floating-point column (`DOUBLE` positions, derived ratios).
     Float(f64),
-    /// A text column.
-    Text(Arc<str>),
+    /// A text column (a thin pointer: rows are most of the served state, and this keeps a
+    /// `Datum` at 16 bytes).
+    Text(Text),
 }
+
+// Rows are most of the served state: a value takes two words.
+const _: () = assert!(std::mem::size_of::<Datum>() == 16);
 
 impl Datum {
     /// The integer, if this is one.
@@ -56,14 +62,14 @@ impl From<i64> for Datum {
     }
 }
 
-impl From<Option<Arc<str>>> for Datum {
-    fn from(s: Option<Arc<str>>) -> Self {
+impl From<Option<Text>> for Datum {
+    fn from(s: Option<Text>) -> Self {
         s.map_or(Datum::Null, Datum::Text)
     }
 }
 
-impl From<Arc<str>> for Datum {
-    fn from(s: Arc<str>) -> Self {
+impl From<Text> for Datum {
+    fn from(s: Text) -> Self {
         Datum::Text(s)
     }
 }

@@ -1,11 +1,9 @@
 //! Equality filters on view columns, as given in a query string.
 
-use std::sync::Arc;
-
 use thiserror::Error;
 
 use crate::catalog::{ColumnType, ViewSchema};
-use crate::datum::Datum;
+use crate::datum::{Datum, Text};
 
 /// Why a filter could not be built.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -69,7 +67,7 @@ impl Filter {
                         }
                         Datum::Float(f)
                     }
-                    ColumnType::Text => Datum::Text(Arc::from(raw)),
+                    ColumnType::Text => Datum::Text(Text::from(raw)),
                 }
             };
             conditions.push((index, value));

@@ -12,7 +12,7 @@ pub mod state;
 mod versioned;
 
 pub use catalog::{ColumnType, ViewColumn, ViewId, ViewSchema};
-pub use datum::{Datum, Key, Row};
+pub use datum::{Datum, Key, Row, Text};
 pub use filter::{Filter, FilterError};
 pub use state::{
     now_ms, Commit, KeyChange, Page, PageCursor, ResetReason, ServedState, Snapshot,

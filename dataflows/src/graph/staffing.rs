@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
-use twinflow_views::{Datum, Row};
+use twinflow_views::{Datum, Row, Text};
 
 use super::assemble::assemble;
 use super::LiveCompanies;
@@ -14,8 +14,8 @@ use crate::Time;
 /// What a job's row needs besides the job itself.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 enum JobChild {
-    FunctionName(Arc<str>),
-    LevelName(Arc<str>),
+    FunctionName(Text),
+    LevelName(Text),
     Active,
     Leave,
 }
@@ -24,8 +24,8 @@ enum JobChild {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct StaffingRow {
     pub job: JobRec,
-    pub function_name: Option<Arc<str>>,
-    pub job_level: Option<Arc<str>>,
+    pub function_name: Option<Text>,
+    pub job_level: Option<Text>,
     pub filled: i64,
     pub on_leave: i64,
 }

@@ -217,7 +217,7 @@ pub fn row_json(view: ViewId, row: &[Datum]) -> Value {
             Datum::Null => Value::Null,
             Datum::Int(i) => json!(i),
             Datum::Float(f) => json!(f),
-            Datum::Text(s) => json!(s.as_ref()),
+            Datum::Text(s) => json!(s.as_str()),
         };
         object.insert(column.name.to_owned(), value);
     }

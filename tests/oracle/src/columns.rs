@@ -1,9 +1,8 @@
 //! Reading source-row columns by name, with the catalog's types. Any surprise is a bug in the
 //! test setup or the catalog, so it panics with a message naming the table and column.
 
-use std::sync::Arc;
-
 use twinflow_ingest::{Row, TableId, Value};
+use twinflow_views::Text;
 
 /// The index of `name` in `table`'s columns.
 pub(crate) fn index(table: TableId, name: &str) -> usize {
@@ -48,9 +47,9 @@ pub(crate) fn opt_int(table: TableId, row: &Row, name: &str) -> Option<i64> {
 }
 
 /// A `NOT NULL` text column (`VARCHAR`, `ENUM`, ...).
-pub(crate) fn text(table: TableId, row: &Row, name: &str) -> Arc<str> {
+pub(crate) fn text(table: TableId, row: &Row, name: &str) -> Text {
     match value(table, row, name) {
-        Value::Text(s) => s.clone(),
+        Value::Text(s) => Text::from(&**s),
         other => mismatch(table, name, "text", other),
     }
 }
