@@ -2,8 +2,8 @@
 //! publisher thread that turns their output into consistent commits of the served state.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
@@ -91,6 +91,9 @@ pub struct Restore {
 /// A running engine.
 pub struct Engine {
     workers: Vec<Sender<ToWorker>>,
+    /// Each worker's thread, once it runs: woken after each batch, since a worker waiting
+    /// for timely events (parked for up to a millisecond) does not see its input channel.
+    worker_threads: Arc<[OnceLock<Thread>]>,
     publisher_tx: Sender<ToPublisher>,
     guards: timely::communication::WorkerGuards<()>,
     publisher: JoinHandle<()>,
@@ -113,6 +116,8 @@ impl Engine {
             .unzip();
         let receivers: Mutex<Vec<Option<Receiver<ToWorker>>>> =
             Mutex::new(receivers.into_iter().map(Some).collect());
+        let worker_threads: Arc<[OnceLock<Thread>]> = (0..peers).map(|_| OnceLock::new()).collect();
+        let threads = worker_threads.clone();
         let baseline = restore.is_some();
         let restore = restore.map(|restore| {
             // The publisher learns of the restored timestamp before any worker output.
@@ -131,6 +136,9 @@ impl Engine {
             let index = worker.index();
             let input = receivers.lock().unwrap_or_else(|e| e.into_inner())[index].take();
             let Some(input) = input else { return };
+            // Registered before the first look at the input: a batch sent earlier is seen
+            // there, one sent later wakes the thread.
+            let _ = threads[index].set(std::thread::current());
             let output = OutputPusher(output.clone());
             let projector = projector.clone();
             let mut inputs = worker.dataflow::<Time, _, _>(|scope| {
@@ -181,6 +189,7 @@ impl Engine {
         };
         Ok(Engine {
             workers: senders,
+            worker_threads,
             publisher_tx,
             guards,
             publisher,
@@ -196,10 +205,16 @@ impl Engine {
                 .map_err(|_| EngineError::Stopped)?;
         }
         let batch = Arc::new(batch);
-        for worker in &self.workers {
-            worker
-                .send(ToWorker::Batch(batch.clone()))
-                .map_err(|_| EngineError::Stopped)?;
+        self.to_workers(|| ToWorker::Batch(batch.clone()))
+    }
+
+    /// Sends `message()` to every worker and wakes it; blocks while a worker's queue is full.
+    fn to_workers(&self, message: impl Fn() -> ToWorker) -> Result<(), EngineError> {
+        for (worker, thread) in self.workers.iter().zip(self.worker_threads.iter()) {
+            worker.send(message()).map_err(|_| EngineError::Stopped)?;
+            if let Some(thread) = thread.get() {
+                thread.unpark();
+            }
         }
         Ok(())
     }
@@ -209,11 +224,7 @@ impl Engine {
     /// caller. Call it only between timestamps (after a seal, before the next changes).
     pub fn checkpoint(&self) -> Result<Receiver<CheckpointShard>, EngineError> {
         let (tx, rx) = crossbeam_channel::bounded(self.workers.len());
-        for worker in &self.workers {
-            worker
-                .send(ToWorker::Checkpoint(tx.clone()))
-                .map_err(|_| EngineError::Stopped)?;
-        }
+        self.to_workers(|| ToWorker::Checkpoint(tx.clone()))?;
         Ok(rx)
     }
 
