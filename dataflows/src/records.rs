@@ -86,12 +86,17 @@ impl PersonRec {
             Status::Leave => 1,
             Status::Other => 2,
         };
+        let mut flags = status_bits << Self::STATUS_SHIFT;
+        if job_id.is_some() {
+            flags |= Self::HAS_JOB;
+        }
+        if table_id.is_some() {
+            flags |= Self::HAS_DESK;
+        }
         PersonRec {
             job_id: job_id.unwrap_or(0),
             table_id: table_id.unwrap_or(0),
-            flags: u8::from(job_id.is_some()) * Self::HAS_JOB
-                | u8::from(table_id.is_some()) * Self::HAS_DESK
-                | status_bits << Self::STATUS_SHIFT,
+            flags,
         }
     }
 

@@ -5,8 +5,6 @@
 //! building handed to another company, re-places everything below it). Each level's row then
 //! sums the rows of the level below.
 
-use std::sync::Arc;
-
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
 use twinflow_views::{Datum, Row};
@@ -236,46 +234,52 @@ pub fn occupancy<'s>(
         |_, building, floors| (building.clone(), floors.count(), AreaSums::total(floors)),
     );
 
+    // Each row is collected from iterators of known length, so it is allocated once.
     Occupancy {
         desks: desk_rows.map(|(_, (place, d, assigned, reserved))| {
-            let mut row: Vec<Datum> = place.datums(4).collect();
-            row.extend([
-                Datum::Int(d.id.into()),
-                d.label.into(),
-                Datum::Int(d.seats),
-                Datum::Float(d.pos_x.get()),
-                Datum::Float(d.pos_y.get()),
-                Datum::Int(assigned),
-                Datum::Int(reserved),
-            ]);
-            Arc::from(row)
+            place
+                .datums(4)
+                .chain([
+                    Datum::Int(d.id.into()),
+                    d.label.into(),
+                    Datum::Int(d.seats),
+                    Datum::Float(d.pos_x.get()),
+                    Datum::Float(d.pos_y.get()),
+                    Datum::Int(assigned),
+                    Datum::Int(reserved),
+                ])
+                .collect()
         }),
         rooms: room_rows.map(|(_, (place, r, s))| {
-            let mut row: Vec<Datum> = place.datums(3).collect();
-            row.extend([
-                Datum::Int(r.id.into()),
-                r.name.into(),
-                r.kind.into(),
-                Datum::Int(r.capacity),
-            ]);
-            row.extend(s.datums().into_iter().skip(2));
-            Arc::from(row)
+            let [_, _, sums @ ..] = s.datums();
+            place
+                .datums(3)
+                .chain([
+                    Datum::Int(r.id.into()),
+                    r.name.into(),
+                    r.kind.into(),
+                    Datum::Int(r.capacity),
+                ])
+                .chain(sums)
+                .collect()
         }),
         floors: floor_rows.map(|(_, (place, f, s))| {
-            let mut row: Vec<Datum> = place.datums(2).collect();
-            row.extend([Datum::Int(f.id.into()), Datum::Int(f.level), f.name.into()]);
-            row.extend(s.datums());
-            Arc::from(row)
+            place
+                .datums(2)
+                .chain([Datum::Int(f.id.into()), Datum::Int(f.level), f.name.into()])
+                .chain(s.datums())
+                .collect()
         }),
         buildings: building_rows.map(|(_, (b, floors, s))| {
-            let mut row = vec![
+            [
                 Datum::Int(b.company_id.into()),
                 Datum::Int(b.id.into()),
                 b.name.into(),
                 Datum::Int(floors),
-            ];
-            row.extend(s.datums());
-            Arc::from(row)
+            ]
+            .into_iter()
+            .chain(s.datums())
+            .collect()
         }),
     }
 }

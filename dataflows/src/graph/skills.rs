@@ -129,7 +129,7 @@ pub fn skill_coverage<'s>(
         .join_map(
             skills.map(|s| (s.id, (s.name, s.category))),
             |&skill, &(company, [jobs, holders, required, covered]), (name, category)| -> Row {
-                Arc::from(vec![
+                Arc::from([
                     Datum::Int(company.into()),
                     Datum::Int(skill.into()),
                     name.clone().into(),

@@ -42,7 +42,7 @@ impl StaffingRow {
     /// The served row, in the catalog's column order.
     pub fn to_row(&self) -> Row {
         let j = &self.job;
-        Arc::from(vec![
+        Arc::from([
             Datum::Int(j.company_id.into()),
             Datum::Int(j.function_id.into()),
             self.function_name.clone().into(),
@@ -141,7 +141,7 @@ pub fn staffing_by_function<'s>(
         live_functions,
         jobs,
         |_, f, jobs| {
-            Arc::from(vec![
+            Arc::from([
                 Datum::Int(f.company_id.into()),
                 Datum::Int(f.id.into()),
                 f.name.clone().into(),
