@@ -392,17 +392,26 @@ enum Wake {
     Control(Control),
     /// Every source sender is gone.
     Closed,
+    /// Nothing came within the time asked for.
+    TimedOut,
 }
 
 impl Inputs {
-    /// Waits for a transaction or a control request.
-    fn wait(&mut self, waiter: &tokio::runtime::Runtime) -> Wake {
+    /// Waits for a transaction or a control request, for at most `timeout` if given.
+    fn wait(&mut self, waiter: &tokio::runtime::Runtime, timeout: Option<Duration>) -> Wake {
         let Inputs { input, requests } = self;
         waiter.block_on(async {
+            let expiry = async {
+                match timeout {
+                    Some(timeout) => tokio::time::sleep(timeout).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 biased;
                 Some(request) = requests.recv() => Wake::Control(request),
                 txn = input.recv() => txn.map_or(Wake::Closed, Wake::Transaction),
+                () = expiry => Wake::TimedOut,
             }
         })
     }
@@ -419,8 +428,11 @@ fn sequence(
     mut durable: Option<Durable>,
 ) -> Engine {
     use mpsc::error::TryRecvError;
-    // Waits on both channels when idle; no I/O or timer drivers needed.
-    let waiter = match tokio::runtime::Builder::new_current_thread().build() {
+    // Waits on both channels when idle (with a timer for the checkpoint's poll; no I/O driver).
+    let waiter = match tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+    {
         Ok(waiter) => waiter,
         Err(err) => {
             tracing::error!("cannot build the sequencer's waiter: {err}; the sequencer stops");
@@ -434,19 +446,21 @@ fn sequence(
             Ok(txn) => Some(txn),
             Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) if reclocker.open_timestamp().is_none() => {
-                if durable.as_ref().is_some_and(Durable::behind) {
-                    // Idle with state not yet checkpointed: poll, so the checkpoint comes.
-                    std::thread::sleep(Duration::from_millis(10));
-                    None
-                } else {
-                    match inputs.wait(&waiter) {
-                        Wake::Transaction(txn) => Some(txn),
-                        Wake::Control(woken_by) => {
-                            request = Some(woken_by);
-                            None
-                        }
-                        Wake::Closed => break,
+                // Idle with state not yet checkpointed: look again within 10 ms, so that the
+                // checkpoint comes when it is due. (Input wakes the sequencer at once either
+                // way: sleeping instead cost a closed loop up to 10 ms per timestamp.)
+                let poll = durable
+                    .as_ref()
+                    .is_some_and(Durable::behind)
+                    .then_some(Duration::from_millis(10));
+                match inputs.wait(&waiter, poll) {
+                    Wake::Transaction(txn) => Some(txn),
+                    Wake::Control(woken_by) => {
+                        request = Some(woken_by);
+                        None
                     }
+                    Wake::TimedOut => None,
+                    Wake::Closed => break,
                 }
             }
             Err(TryRecvError::Empty) => {
