@@ -464,3 +464,34 @@ fn link(row: &[Value], [left, right]: [usize; 2]) -> Option<LinkRec> {
         right: id(row, right)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packed_person_reads_back_what_it_was_made_of() {
+        let ids = [None, Some(0), Some(7), Some(Id::MIN), Some(Id::MAX)];
+        for job in ids {
+            for desk in ids {
+                for status in [Status::Active, Status::Leave, Status::Other] {
+                    let person = PersonRec::new(job, desk, status);
+                    assert_eq!(
+                        (person.job_id(), person.table_id(), person.status()),
+                        (job, desk, status)
+                    );
+                }
+            }
+        }
+        // Equal fields, equal records (the map compares records to find real changes).
+        assert_eq!(
+            PersonRec::new(None, Some(3), Status::Leave),
+            PersonRec::new(None, Some(3), Status::Leave)
+        );
+        assert_ne!(
+            PersonRec::new(None, Some(0), Status::Active),
+            PersonRec::new(Some(0), None, Status::Active)
+        );
+        assert_eq!(std::mem::size_of::<PersonRec>(), 12);
+    }
+}
