@@ -12,7 +12,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 /// The first bytes of every checkpoint file (the digit is the format's version: 2 since the
-/// inputs' keys became 32-bit and people's records packed; a version-1 file is not read).
+/// inputs' keys became 32-bit, people's records packed and key ownership a fixed function; a
+/// version-1 file is not read).
 const MAGIC: &[u8; 8] = b"TWFCKPT2";
 /// Magic, body length, body checksum.
 const HEADER_LEN: usize = 8 + 8 + 4;
