@@ -11,7 +11,7 @@
 //! collecting transactions until the engine catches up or the timestamp is full (high
 //! throughput: every timestamp has a fixed cost in the dataflow).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -148,7 +148,7 @@ impl Pipeline {
             std::thread::Builder::new()
                 .name("twinflow-sequencer".into())
                 .spawn(move || {
-                    let inputs = Inputs { input, requests };
+                    let inputs = Inputs::new(input, requests);
                     sequence(
                         inputs,
                         engine,
@@ -384,6 +384,8 @@ impl Durable {
 struct Inputs {
     input: mpsc::Receiver<Transaction>,
     requests: mpsc::Receiver<Control>,
+    /// Transactions taken from `input` and not yet handed out, oldest first.
+    taken: VecDeque<Transaction>,
 }
 
 /// What woke the sequencer up.
@@ -396,10 +398,54 @@ enum Wake {
     TimedOut,
 }
 
+/// Transactions taken from the input channel at a time.
+const TAKE_AT_ONCE: usize = 256;
+
 impl Inputs {
+    fn new(input: mpsc::Receiver<Transaction>, requests: mpsc::Receiver<Control>) -> Self {
+        Inputs {
+            input,
+            requests,
+            taken: VecDeque::with_capacity(TAKE_AT_ONCE),
+        }
+    }
+
+    /// The next transaction already queued, without waiting. Queued ones are taken up to
+    /// [`TAKE_AT_ONCE`] at a time, which frees that many places in the channel at once: taken
+    /// one by one, each would wake a source blocked on the full channel.
+    fn try_next(
+        &mut self,
+        waiter: &tokio::runtime::Runtime,
+    ) -> Result<Transaction, mpsc::error::TryRecvError> {
+        if self.taken.is_empty() && !self.input.is_empty() {
+            let mut taken = Vec::with_capacity(TAKE_AT_ONCE);
+            // Returns at once: messages are queued.
+            waiter.block_on(self.input.recv_many(&mut taken, TAKE_AT_ONCE));
+            self.taken.extend(taken);
+        }
+        match self.taken.pop_front() {
+            Some(txn) => Ok(txn),
+            None => self.input.try_recv(),
+        }
+    }
+
+    /// Every transaction queued now, oldest first.
+    fn drain_queued(&mut self) -> Vec<Transaction> {
+        let mut queued: Vec<Transaction> = self.taken.drain(..).collect();
+        for _ in 0..self.input.len() {
+            let Ok(txn) = self.input.try_recv() else {
+                break;
+            };
+            queued.push(txn);
+        }
+        queued
+    }
+
     /// Waits for a transaction or a control request, for at most `timeout` if given.
     fn wait(&mut self, waiter: &tokio::runtime::Runtime, timeout: Option<Duration>) -> Wake {
-        let Inputs { input, requests } = self;
+        let Inputs {
+            input, requests, ..
+        } = self;
         waiter.block_on(async {
             let expiry = async {
                 match timeout {
@@ -442,7 +488,7 @@ fn sequence(
     let mut batches = Vec::new();
     loop {
         let mut request = inputs.requests.try_recv().ok();
-        let received = match inputs.input.try_recv() {
+        let received = match inputs.try_next(&waiter) {
             Ok(txn) => Some(txn),
             Err(TryRecvError::Disconnected) => break,
             Err(TryRecvError::Empty) if reclocker.open_timestamp().is_none() => {
@@ -484,7 +530,7 @@ fn sequence(
         if let Some(request) = request {
             if !control(
                 request,
-                &mut inputs.input,
+                &mut inputs,
                 &engine,
                 &mut reclocker,
                 &mut batches,
@@ -524,7 +570,7 @@ fn sequence(
 /// Carries out a control request; false when the pipeline must stop.
 fn control(
     request: Control,
-    input: &mut mpsc::Receiver<Transaction>,
+    inputs: &mut Inputs,
     engine: &Engine,
     reclocker: &mut Reclocker,
     batches: &mut Vec<TimestampedBatch>,
@@ -539,8 +585,7 @@ fn control(
         } => {
             // What was queued before the request (all the removed source sent among it) goes
             // first.
-            for _ in 0..input.len() {
-                let Ok(txn) = input.try_recv() else { break };
+            for txn in inputs.drain_queued() {
                 admit(txn, reclocker, batches, dead_letters);
             }
             let ts = reclocker.retract(&source, tables, batches);
