@@ -159,6 +159,7 @@ fn main() -> anyhow::Result<()> {
         println!("throughput: skipped");
     }
     let before = metrics.changes();
+    let updates_before = metrics.view_updates();
     let start = Instant::now();
     let sent = feed(&mut generator, &sources, options.moves)?;
     while metrics.changes() < before + sent {
@@ -176,6 +177,10 @@ fn main() -> anyhow::Result<()> {
         latency.p99_ms,
         peak_rss_mb()
     );
+        println!(
+            "  {:.2} view row updates per change",
+            (metrics.view_updates() - updates_before) as f64 / sent as f64
+        );
     }
     // Everything of this pipeline goes before the next one starts, so that each phase's peak
     // RSS is that of one pipeline (with its generator).
