@@ -12,7 +12,7 @@ use timely::progress::frontier::MutableAntichain;
 use timely::WorkerConfig;
 use twinflow_ingest::reclock::Seal;
 use twinflow_ingest::{now_ms, TimestampedBatch};
-use twinflow_views::{Commit, Row, SourceProgress, StateWriter, ViewId};
+use twinflow_views::{Commit, RowUpdate, SourceProgress, StateWriter, ViewId};
 
 use crate::graph::build_views;
 use crate::inputs::{BaseInputs, SavedInputs};
@@ -42,7 +42,7 @@ impl Default for EngineConfig {
     }
 }
 
-type Update = ((ViewId, Row), Time, isize);
+type Update = ((ViewId, RowUpdate), Time, isize);
 
 /// What the publisher thread receives.
 enum ToPublisher {
@@ -343,9 +343,17 @@ fn publish(
         let Some(as_of) = complete.last().map(|(seal, _)| seal.ts) else {
             continue;
         };
-        let (ready, later): (Vec<Update>, Vec<Update>) =
-            pending.drain(..).partition(|(_, t, _)| *t <= as_of);
-        pending = later;
+        let mut ready = if pending.iter().all(|(_, t, _)| *t <= as_of) {
+            std::mem::take(&mut pending)
+        } else {
+            let (ready, later) = pending.drain(..).partition(|(_, t, _)| *t <= as_of);
+            pending = later;
+            ready
+        };
+        if complete.len() > 1 {
+            // A key's updates must come in time order (each worker sends them so; stable).
+            ready.sort_by_key(|(_, t, _)| *t);
+        }
         let applied_ms = now_ms();
         let mut sources: BTreeMap<String, SourceProgress> = BTreeMap::new();
         let mut removed_sources = Vec::new();
@@ -370,10 +378,7 @@ fn publish(
         let view_updates = ready.len() as u64;
         let visible = writer.commit(Commit {
             as_of,
-            updates: ready
-                .into_iter()
-                .map(|((view, row), _, diff)| (view, row, diff as i64))
-                .collect(),
+            updates: ready.into_iter().map(|(update, _, _)| update).collect(),
             sources: sources.into_values().collect(),
             removed_sources,
             baseline: std::mem::take(&mut baseline),

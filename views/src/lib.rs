@@ -15,7 +15,7 @@ pub use catalog::{ColumnType, ViewColumn, ViewId, ViewSchema};
 pub use datum::{Datum, Key, Row, Text};
 pub use filter::{Filter, FilterError};
 pub use state::{
-    now_ms, Commit, KeyChange, Page, PageCursor, ResetReason, ServedState, Snapshot,
+    now_ms, Commit, KeyChange, Page, PageCursor, ResetReason, RowUpdate, ServedState, Snapshot,
     SourceProgress, StateConfig, StateWriter, Subscription, ViewDelta,
 };
 pub use versioned::StoreKey;

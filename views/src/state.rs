@@ -8,7 +8,7 @@
 //! it without locks and see every view at that `as_of`, however long they hold it. Versions
 //! no held snapshot can see are collected at each commit.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::ops::Bound;
 use std::str::FromStr;
@@ -18,7 +18,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
-use smallvec::SmallVec;
 use tokio::sync::broadcast;
 
 use crate::catalog::{ViewId, ViewSchema};
@@ -84,6 +83,16 @@ pub struct KeyChange {
     pub new: Option<Row>,
 }
 
+/// A view row's change in one timestamp, as the engine hands it over: the row of one key
+/// before and after (they differ; `None`: the key has no row).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RowUpdate {
+    /// The key's row before the timestamp.
+    pub old: Option<Row>,
+    /// The key's row after it.
+    pub new: Option<Row>,
+}
+
 /// Everything that changed in one view at one `as_of`.
 #[derive(Debug)]
 pub struct ViewDelta {
@@ -98,9 +107,9 @@ pub struct ViewDelta {
 pub struct Commit {
     /// The timestamp the state now reflects.
     pub as_of: u64,
-    /// View row updates (`+1` insert, `-1` retract) of all timestamps up to `as_of` not yet
-    /// committed.
-    pub updates: Vec<(ViewId, Row, i64)>,
+    /// The changed rows of every timestamp up to `as_of` not yet committed, each key's in
+    /// time order.
+    pub updates: Vec<(ViewId, RowUpdate)>,
     /// Source positions reached at `as_of` (sources absent keep their previous entry).
     pub sources: Vec<SourceProgress>,
     /// Sources removed by `as_of` (and not back in `sources`): their entries go.
@@ -585,12 +594,7 @@ impl StateWriter {
 const PARALLEL_UPDATES: usize = 2048;
 
 /// One view's rows, row count and the updates to apply to them.
-type ViewWork<'a> = (
-    ViewId,
-    &'a VersionedRows,
-    &'a mut ViewStats,
-    Vec<(Row, i64)>,
-);
+type ViewWork<'a> = (ViewId, &'a VersionedRows, &'a mut ViewStats, Vec<RowUpdate>);
 
 /// Applies `updates` to the views' rows as of `as_of`; each view's key changes, in view order.
 /// The views are independent: a large commit applies them on two threads, split by update
@@ -599,12 +603,12 @@ fn apply_updates(
     tables: &[VersionedRows],
     stats: &mut [ViewStats],
     as_of: u64,
-    updates: Vec<(ViewId, Row, i64)>,
+    updates: Vec<(ViewId, RowUpdate)>,
 ) -> Vec<Vec<KeyChange>> {
     let total = updates.len();
-    let mut by_view: Vec<Vec<(Row, i64)>> = ViewId::ALL.iter().map(|_| Vec::new()).collect();
-    for (view, row, diff) in updates {
-        by_view[view.index()].push((row, diff));
+    let mut by_view: Vec<Vec<RowUpdate>> = ViewId::ALL.iter().map(|_| Vec::new()).collect();
+    for (view, update) in updates {
+        by_view[view.index()].push(update);
     }
     let mut work: Vec<ViewWork<'_>> = ViewId::ALL
         .into_iter()
@@ -654,13 +658,9 @@ fn apply_view(
     rows: &VersionedRows,
     stats: &mut ViewStats,
     as_of: u64,
-    updates: Vec<(Row, i64)>,
+    updates: Vec<RowUpdate>,
 ) -> Vec<KeyChange> {
-    let mut changes: Vec<KeyChange> = consolidate_by_key(view, updates)
-        .into_iter()
-        .map(|(key, old, new)| KeyChange { key, old, new })
-        .collect();
-    changes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    let changes = key_changes(view, updates);
     let mut writes = Vec::with_capacity(changes.len());
     for KeyChange { key, old, new } in &changes {
         let new_company = new.as_deref().map(ViewSchema::company_of);
@@ -680,7 +680,6 @@ fn apply_view(
     rows.record(as_of, writes);
     changes
 }
-
 /// Drops the pinned snapshots unused for longer than `max_age` (the least recently used come
 /// first).
 fn expire(history: &mut VecDeque<(Instant, Arc<Snapshot>)>, max_age: Duration) {
@@ -693,42 +692,41 @@ fn expire(history: &mut VecDeque<(Instant, Arc<Snapshot>)>, max_age: Duration) {
     }
 }
 
-/// Sums one view's updates per (key, row), drops what cancels out, and pairs what remains per
-/// key into (row before, row after). Rows are only ever compared with rows of the same key.
-fn consolidate_by_key(
-    view: ViewId,
-    updates: Vec<(Row, i64)>,
-) -> Vec<(Key, Option<Row>, Option<Row>)> {
-    /// The distinct rows of one key with their summed diffs (usually one retracted, one added).
-    type RowSums = SmallVec<[(Row, i64); 2]>;
+/// One view's updates as key changes in key order. A key changed in several timestamps of
+/// the commit (its updates come in time order) becomes one change, from its first row to its
+/// last, or none where it ends as it began.
+fn key_changes(view: ViewId, updates: Vec<RowUpdate>) -> Vec<KeyChange> {
     let schema = view.schema();
-    let mut by_key: HashMap<Key, RowSums, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(updates.len(), Default::default());
-    for (row, diff) in updates {
-        let rows = by_key.entry(schema.key_of(&row)).or_default();
-        match rows.iter_mut().find(|(r, _)| *r == row) {
-            Some((_, sum)) => *sum += diff,
-            None => rows.push((row, diff)),
+    let mut changes: Vec<KeyChange> = updates
+        .into_iter()
+        .filter_map(|RowUpdate { old, new }| {
+            let key = schema.key_of(new.as_deref().or(old.as_deref())?);
+            Some(KeyChange { key, old, new })
+        })
+        .collect();
+    // Stable: a key's changes stay in time order.
+    changes.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut merged: Vec<KeyChange> = Vec::with_capacity(changes.len());
+    let mut repeated = false;
+    for change in changes {
+        match merged.last_mut() {
+            Some(last) if last.key == change.key => {
+                last.new = change.new;
+                repeated = true;
+            }
+            _ => merged.push(change),
         }
     }
-    by_key
-        .into_iter()
-        .filter_map(|(key, rows)| {
-            let (mut old, mut new) = (None, None);
-            for (row, sum) in rows {
-                match sum.cmp(&0) {
-                    std::cmp::Ordering::Less => old = Some(row),
-                    std::cmp::Ordering::Greater => new = Some(row),
-                    std::cmp::Ordering::Equal => {}
-                }
-            }
-            (old.is_some() || new.is_some()).then_some((key, old, new))
-        })
-        .collect()
+    if repeated {
+        merged.retain(|change| change.old != change.new);
+    }
+    merged
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
     use crate::datum::Datum;
 
@@ -738,10 +736,19 @@ mod tests {
         Arc::from(row)
     }
 
-    fn commit(writer: &mut StateWriter, as_of: u64, updates: Vec<(Row, i64)>) {
+    /// A key's change from `old` to `new`.
+    fn change(old: Option<Row>, new: Option<Row>) -> RowUpdate {
+        RowUpdate { old, new }
+    }
+
+    fn insert(row: Row) -> RowUpdate {
+        change(None, Some(row))
+    }
+
+    fn commit(writer: &mut StateWriter, as_of: u64, updates: Vec<RowUpdate>) {
         let updates = updates
             .into_iter()
-            .map(|(r, d)| (ViewId::OccupancyByBuilding, r, d))
+            .map(|update| (ViewId::OccupancyByBuilding, update))
             .collect();
         writer.commit(Commit {
             as_of,
@@ -758,11 +765,11 @@ mod tests {
         commit(
             &mut writer,
             1,
-            vec![(building(1, 10, 0), 1), (building(2, 20, 0), 1)],
+            vec![insert(building(1, 10, 0)), insert(building(2, 20, 0))],
         );
         let first = state.snapshot();
         state.pin(&first);
-        commit(&mut writer, 2, vec![(building(3, 30, 0), 1)]);
+        commit(&mut writer, 2, vec![insert(building(3, 30, 0))]);
         assert!(
             state.snapshot_at(2).is_some(),
             "the current snapshot is always readable"
@@ -770,7 +777,7 @@ mod tests {
         commit(
             &mut writer,
             3,
-            vec![(building(1, 10, 0), -1), (building(1, 10, 3), 1)],
+            vec![change(Some(building(1, 10, 0)), Some(building(1, 10, 3)))],
         );
         assert_eq!(first.as_of, 1);
         assert_eq!(state.snapshot().as_of, 3);
@@ -826,12 +833,12 @@ mod tests {
                         let mut updates = Vec::new();
                         for (id, write) in writes {
                             let new = write.map(|(company, floors)| building(company, id, floors));
-                            if let Some(old) = current.remove(&id) {
-                                updates.push((old, -1));
-                            }
-                            if let Some(new) = new {
-                                current.insert(id, new.clone());
-                                updates.push((new, 1));
+                            let old = match &new {
+                                Some(new) => current.insert(id, new.clone()),
+                                None => current.remove(&id),
+                            };
+                            if old != new {
+                                updates.push(change(old, new));
                             }
                         }
                         commit(&mut writer, as_of, updates);
@@ -867,7 +874,7 @@ mod tests {
         commit(
             &mut writer,
             1,
-            (0..25).map(|i| (building(i % 3, i, 0), 1)).collect(),
+            (0..25).map(|i| insert(building(i % 3, i, 0))).collect(),
         );
         let snap = state.snapshot();
         let mut cursor: Option<PageCursor> = None;
@@ -892,7 +899,7 @@ mod tests {
     #[test]
     fn a_key_moving_to_another_company_is_one_change() {
         let (state, mut writer) = ServedState::new(StateConfig::default());
-        commit(&mut writer, 1, vec![(building(1, 10, 0), 1)]);
+        commit(&mut writer, 1, vec![insert(building(1, 10, 0))]);
         let sub = state.subscribe(ViewId::OccupancyByBuilding, Some(0));
         assert_eq!(
             sub.resume.as_ref().map(|r| r.as_ref().map(Vec::len)),
@@ -902,7 +909,7 @@ mod tests {
         commit(
             &mut writer,
             2,
-            vec![(building(1, 10, 0), -1), (building(2, 10, 0), 1)],
+            vec![change(Some(building(1, 10, 0)), Some(building(2, 10, 0)))],
         );
         let delta = rx.try_recv().expect("broadcast");
         assert_eq!(delta.as_of, 2);
@@ -922,7 +929,7 @@ mod tests {
         let (state, mut writer) = ServedState::new(StateConfig::default());
         writer.commit(Commit {
             as_of: 1000,
-            updates: vec![(ViewId::OccupancyByBuilding, building(1, 10, 2), 1)],
+            updates: vec![(ViewId::OccupancyByBuilding, insert(building(1, 10, 2)))],
             sources: Vec::new(),
             removed_sources: Vec::new(),
             baseline: true,
@@ -932,7 +939,7 @@ mod tests {
             matches!(before.resume, Some(Err(ResetReason::NotRetained))),
             "an as_of of the previous run is answered with a reset"
         );
-        commit(&mut writer, 1001, vec![(building(1, 11, 0), 1)]);
+        commit(&mut writer, 1001, vec![insert(building(1, 11, 0))]);
         let after = state.subscribe(ViewId::OccupancyByBuilding, Some(1000));
         assert_eq!(
             after.resume.as_ref().map(|r| r.as_ref().map(Vec::len)),
@@ -949,7 +956,11 @@ mod tests {
         };
         let (state, mut writer) = ServedState::new(config);
         for as_of in 1..=5 {
-            commit(&mut writer, as_of, vec![(building(1, as_of as i64, 0), 1)]);
+            commit(
+                &mut writer,
+                as_of,
+                vec![insert(building(1, as_of as i64, 0))],
+            );
         }
         assert_eq!(
             state

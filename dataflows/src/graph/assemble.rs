@@ -10,7 +10,7 @@
 use differential_dataflow::{ExchangeData, VecCollection};
 use serde::{Deserialize, Serialize};
 
-use super::reduce::reduce_total;
+use super::reduce::{reduce_total, Changes};
 use crate::Time;
 
 /// A value fed to an assembling reduce: the parent's own record, or one child's contribution.
@@ -46,13 +46,14 @@ impl<'a, P, C> Children<'a, P, C> {
     }
 }
 
-/// One row per key that has a parent, built by `build` from the parent and its children.
+/// One row per key that has a parent, built by `build` from the parent and its children; each
+/// changed row as a [`Change`](super::reduce::Change).
 pub fn assemble<'s, K, P, C, O>(
     name: &str,
     parents: VecCollection<'s, Time, (K, P)>,
     children: VecCollection<'s, Time, (K, C)>,
     build: impl Fn(&K, &P, Children<'_, P, C>) -> O + 'static,
-) -> VecCollection<'s, Time, (K, O)>
+) -> Changes<'s, K, O>
 where
     K: ExchangeData + std::hash::Hash,
     P: ExchangeData,

@@ -8,8 +8,10 @@ mod staffing;
 
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::trace::implementations::KeySpine;
-use differential_dataflow::{ExchangeData, VecCollection};
-use twinflow_views::{Row, ViewId};
+use differential_dataflow::{Data, ExchangeData, VecCollection};
+use twinflow_views::{Row, RowUpdate, ViewId};
+
+use self::reduce::{Change, Changes};
 
 use crate::inputs::BaseCollections;
 use crate::records::Id;
@@ -37,8 +39,24 @@ impl<'s> LiveCompanies<'s> {
     }
 }
 
-/// Builds every view from the base collections: one collection of `(view, row)`.
-pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (ViewId, Row)> {
+/// The served rows of a view's changes, built by `row` from each output; a change that leaves
+/// the row as it was (outputs that differ only in what the row does not show) is dropped.
+fn rows<'s, K: Data, O: Data>(
+    changes: Changes<'s, K, O>,
+    row: impl Fn(O) -> Row + 'static,
+) -> VecCollection<'s, Time, RowUpdate> {
+    changes.flat_map(move |(_, Change { old, new })| {
+        let update = RowUpdate {
+            old: old.map(&row),
+            new: new.map(&row),
+        };
+        (update.old != update.new).then_some(update)
+    })
+}
+
+/// Builds every view from the base collections: one collection of `(view, row update)`, each
+/// changed key of a view once per timestamp.
+pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (ViewId, RowUpdate)> {
     let BaseCollections {
         live_companies,
         functions,
@@ -67,7 +85,8 @@ pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (Vi
         job_levels,
         memberships.clone(),
     );
-    let by_function = staffing::staffing_by_function(&live, functions, staffing.clone());
+    let staffing_diffs = reduce::diffs(staffing.clone());
+    let by_function = staffing::staffing_by_function(&live, functions, staffing_diffs.clone());
     let occupancy = occupancy::occupancy(
         &live,
         buildings,
@@ -89,11 +108,13 @@ pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (Vi
             skills,
             skill_levels,
         },
-        staffing.clone(),
+        staffing_diffs,
     );
 
-    let tag = |view: ViewId, rows: VecCollection<'s, Time, Row>| rows.map(move |row| (view, row));
-    tag(ViewId::Staffing, staffing.map(|(_, s)| s.to_row()))
+    let tag = |view: ViewId, rows: VecCollection<'s, Time, RowUpdate>| {
+        rows.map(move |update| (view, update))
+    };
+    tag(ViewId::Staffing, rows(staffing, |s| s.to_row()))
         .concat(tag(ViewId::StaffingByFunction, by_function))
         .concat(tag(ViewId::DeskOccupancy, occupancy.desks))
         .concat(tag(ViewId::Occupancy, occupancy.rooms))

@@ -7,10 +7,11 @@
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
-use twinflow_views::{Datum, Row};
+use twinflow_views::{Datum, RowUpdate};
 
 use super::assemble::assemble;
-use super::LiveCompanies;
+use super::reduce::diffs;
+use super::{rows, LiveCompanies};
 use crate::records::{BuildingRec, DeskRec, FloorRec, Id, LinkRec, RoomRec};
 use crate::Time;
 
@@ -93,10 +94,10 @@ impl AreaSums {
 
 /// The occupancy views, as served rows.
 pub struct Occupancy<'s> {
-    pub desks: VecCollection<'s, Time, Row>,
-    pub rooms: VecCollection<'s, Time, Row>,
-    pub floors: VecCollection<'s, Time, Row>,
-    pub buildings: VecCollection<'s, Time, Row>,
+    pub desks: VecCollection<'s, Time, RowUpdate>,
+    pub rooms: VecCollection<'s, Time, RowUpdate>,
+    pub floors: VecCollection<'s, Time, RowUpdate>,
+    pub buildings: VecCollection<'s, Time, RowUpdate>,
 }
 
 /// Builds the four occupancy views.
@@ -185,18 +186,16 @@ pub fn occupancy<'s>(
     );
 
     // occupancy: a room with the sums of its desks.
-    let desk_sums = desk_rows
-        .clone()
-        .map(|(_, (place, desk, assigned, reserved))| {
-            (
-                place.room_id,
-                DeskSums {
-                    seats: desk.seats,
-                    assigned,
-                    reserved: reserved > 0,
-                },
-            )
-        });
+    let desk_sums = diffs(desk_rows.clone()).map(|(_, (place, desk, assigned, reserved))| {
+        (
+            place.room_id,
+            DeskSums {
+                seats: desk.seats,
+                assigned,
+                reserved: reserved > 0,
+            },
+        )
+    });
     let room_rows = assemble(
         "occupancy",
         placed_rooms,
@@ -215,18 +214,15 @@ pub fn occupancy<'s>(
     );
 
     // occupancy_by_floor and occupancy_by_building: sums of the level below.
-    let room_sums = room_rows
-        .clone()
-        .map(|(_, (place, _, sums))| (place.floor_id, sums));
+    let room_sums = diffs(room_rows.clone()).map(|(_, (place, _, sums))| (place.floor_id, sums));
     let floor_rows = assemble(
         "occupancy_by_floor",
         placed_floors,
         room_sums,
         |_, (place, floor), rooms| (*place, floor.clone(), AreaSums::total(rooms)),
     );
-    let floor_sums = floor_rows
-        .clone()
-        .map(|(_, (place, _, sums))| (place.building_id, sums));
+    let floor_sums =
+        diffs(floor_rows.clone()).map(|(_, (place, _, sums))| (place.building_id, sums));
     let building_rows = assemble(
         "occupancy_by_building",
         live_buildings,
@@ -236,7 +232,7 @@ pub fn occupancy<'s>(
 
     // Each row is collected from iterators of known length, so it is allocated once.
     Occupancy {
-        desks: desk_rows.map(|(_, (place, d, assigned, reserved))| {
+        desks: rows(desk_rows, |(place, d, assigned, reserved)| {
             place
                 .datums(4)
                 .chain([
@@ -250,7 +246,7 @@ pub fn occupancy<'s>(
                 ])
                 .collect()
         }),
-        rooms: room_rows.map(|(_, (place, r, s))| {
+        rooms: rows(room_rows, |(place, r, s)| {
             let [_, _, sums @ ..] = s.datums();
             place
                 .datums(3)
@@ -263,14 +259,14 @@ pub fn occupancy<'s>(
                 .chain(sums)
                 .collect()
         }),
-        floors: floor_rows.map(|(_, (place, f, s))| {
+        floors: rows(floor_rows, |(place, f, s)| {
             place
                 .datums(2)
                 .chain([Datum::Int(f.id.into()), Datum::Int(f.level), f.name.into()])
                 .chain(s.datums())
                 .collect()
         }),
-        buildings: building_rows.map(|(_, (b, floors, s))| {
+        buildings: rows(building_rows, |(b, floors, s)| {
             [
                 Datum::Int(b.company_id.into()),
                 Datum::Int(b.id.into()),

@@ -5,19 +5,25 @@
 //! arrangement, both of which it keeps and merges. The views here run at a totally ordered
 //! time and only ever need a key's *current* values, so this operator keeps exactly that — the
 //! key's values with their multiplicities — and, once a timestamp is complete, applies that
-//! timestamp's updates key by key and emits the difference between the output of the key's
-//! values before and after them. One hash lookup and two calls of the logic per touched key
-//! replace two trace navigations, and no arrangement is kept or merged. The last output is
-//! recomputed rather than kept: a view's outputs are its rows, as large as its inputs.
+//! timestamp's updates key by key and emits the key's output before and after them as one
+//! [`Change`]. One hash lookup and two calls of the logic per touched key replace two trace
+//! navigations, and no arrangement is kept or merged. The last output is recomputed rather
+//! than kept: a view's outputs are its rows, as large as its inputs.
+//!
+//! Emitting the pair, rather than a retraction and an insertion, is what lets the served state
+//! apply a view's changes key by key without first consolidating them: [`diffs`] turns the
+//! pairs back into differences for the operators downstream.
 
 use std::collections::{BTreeMap, HashMap};
 
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::consolidation::consolidate;
 use differential_dataflow::hashable::Hashable;
-use differential_dataflow::{ExchangeData, VecCollection};
+use differential_dataflow::{Data, ExchangeData, VecCollection};
+use serde::{Deserialize, Serialize};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::Capability;
 
 use crate::Time;
@@ -56,15 +62,37 @@ impl<K: Ord, V: Ord> Pending<K, V> {
     }
 }
 
+/// A key's output before and after one timestamp (they differ; `None`: no output).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Change<O> {
+    pub old: Option<O>,
+    pub new: Option<O>,
+}
+
+/// The changes of a [`reduce_total`]: every changed key once per timestamp, with diff 1.
+pub type Changes<'s, K, O> = VecCollection<'s, Time, (K, Change<O>)>;
+
+/// The changes as differences: each old output retracted, each new one inserted.
+pub fn diffs<'s, K: Data, O: Data>(changes: Changes<'s, K, O>) -> VecCollection<'s, Time, (K, O)> {
+    changes
+        .inner
+        .flat_map(|((key, Change { old, new }), time, diff)| {
+            let retracted = old.map(|old| ((key.clone(), old), time, -diff));
+            let inserted = new.map(|new| ((key, new), time, diff));
+            retracted.into_iter().chain(inserted)
+        })
+        .as_collection()
+}
+
 /// For every key, the output `logic` computes from the key's current values (each distinct
-/// value once, with its multiplicity; never an empty list), or no row where it returns `None`.
-/// Equivalent to differential's `reduce` with at most one output per key, for a totally
-/// ordered time.
+/// value once, with its multiplicity; never an empty list), or no row where it returns `None`;
+/// emitted as each changed key's [`Change`] at every timestamp. Equivalent to differential's
+/// `reduce` with at most one output per key, for a totally ordered time.
 pub fn reduce_total<'s, K, V, O>(
     name: &str,
     input: VecCollection<'s, Time, (K, V)>,
     logic: impl Fn(&K, &[(V, isize)]) -> Option<O> + 'static,
-) -> VecCollection<'s, Time, (K, O)>
+) -> Changes<'s, K, O>
 where
     K: ExchangeData + std::hash::Hash,
     V: ExchangeData,
@@ -127,12 +155,7 @@ where
                             groups.remove(&key);
                         }
                         if new != old {
-                            if let Some(old) = old {
-                                session.give(((key.clone(), old), time, -1));
-                            }
-                            if let Some(new) = new {
-                                session.give(((key, new), time, 1));
-                            }
+                            session.give(((key, Change { old, new }), time, 1));
                         }
                     }
                 }

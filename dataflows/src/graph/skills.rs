@@ -5,11 +5,11 @@ use std::sync::Arc;
 use differential_dataflow::operators::ThresholdTotal;
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
-use twinflow_views::{Datum, Row};
+use twinflow_views::{Datum, Row, RowUpdate, Text};
 
 use super::reduce::reduce_total;
 use super::staffing::StaffingRow;
-use super::LiveCompanies;
+use super::{rows, LiveCompanies};
 use crate::records::{Id, JobRec, LinkRec, SkillLevelRec, SkillLinkRec, SkillRec, Status, TaskRec};
 use crate::Time;
 
@@ -37,12 +37,12 @@ pub struct SkillInputs<'s> {
     pub skill_levels: VecCollection<'s, Time, SkillLevelRec>,
 }
 
-/// `skill_coverage`, as served rows.
+/// `skill_coverage`, as served rows (`staffing`: the staffing rows as differences).
 pub fn skill_coverage<'s>(
     live: &LiveCompanies<'s>,
     inputs: SkillInputs<'s>,
     staffing: VecCollection<'s, Time, (Id, StaffingRow)>,
-) -> VecCollection<'s, Time, Row> {
+) -> VecCollection<'s, Time, RowUpdate> {
     let SkillInputs {
         jobs,
         memberships,
@@ -106,40 +106,53 @@ pub fn skill_coverage<'s>(
         |_, &skill, &(company, filled)| ((company, skill), Coverage::Held { holders: filled }),
     );
 
+    // Each fact with its skill's name and category (a fact of a missing skill makes no row).
     let facts = supply
         .concat(demand.map(|(_, key)| (key, Coverage::Required)))
-        .concat(covered_demand.map(|(_, key)| (key, Coverage::Covered)));
-    let totals = reduce_total("skill_coverage", facts, |_, input: &[(Coverage, isize)]| {
-        let mut totals = [0i64; 4];
-        for (fact, count) in input {
-            let count = *count as i64;
-            match fact {
-                Coverage::Held { holders } => {
-                    totals[0] += count;
-                    totals[1] += holders * count;
-                }
-                Coverage::Required => totals[2] += count,
-                Coverage::Covered => totals[3] += count,
-            }
-        }
-        (totals[0] != 0 || totals[2] != 0).then_some(totals)
-    });
-    totals
-        .map(|((company, skill), totals)| (skill, (company, totals)))
+        .concat(covered_demand.map(|(_, key)| (key, Coverage::Covered)))
+        .map(|((company, skill), fact)| (skill, (company, fact)))
         .join_map(
             skills.map(|s| (s.id, (s.name, s.category))),
-            |&skill, &(company, [jobs, holders, required, covered]), (name, category)| -> Row {
-                Arc::from([
-                    Datum::Int(company.into()),
-                    Datum::Int(skill.into()),
-                    name.clone().into(),
-                    category.clone().into(),
-                    Datum::Int(jobs),
-                    Datum::Int(holders),
-                    Datum::Int(required),
-                    Datum::Int(covered),
-                    Datum::Int(required - covered),
-                ])
+            |&skill, &(company, ref fact), (name, category)| {
+                (
+                    (company, skill),
+                    (fact.clone(), name.clone(), category.clone()),
+                )
             },
-        )
+        );
+    let coverage = reduce_total(
+        "skill_coverage",
+        facts,
+        |&(company, skill), facts: &[((Coverage, Text, Text), isize)]| {
+            let mut totals = [0i64; 4];
+            for ((fact, _, _), count) in facts {
+                let count = *count as i64;
+                match fact {
+                    Coverage::Held { holders } => {
+                        totals[0] += count;
+                        totals[1] += holders * count;
+                    }
+                    Coverage::Required => totals[2] += count,
+                    Coverage::Covered => totals[3] += count,
+                }
+            }
+            let [jobs, holders, required, covered] = totals;
+            if jobs == 0 && required == 0 {
+                return None;
+            }
+            let ((_, name, category), _) = facts.first()?;
+            Some(Arc::from([
+                Datum::Int(company.into()),
+                Datum::Int(skill.into()),
+                name.clone().into(),
+                category.clone().into(),
+                Datum::Int(jobs),
+                Datum::Int(holders),
+                Datum::Int(required),
+                Datum::Int(covered),
+                Datum::Int(required - covered),
+            ]))
+        },
+    );
+    rows(coverage, |row: Row| row)
 }

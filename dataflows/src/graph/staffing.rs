@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
-use twinflow_views::{Datum, Row, Text};
+use twinflow_views::{Datum, Row, RowUpdate, Text};
 
 use super::assemble::assemble;
-use super::LiveCompanies;
+use super::reduce::Changes;
+use super::{rows, LiveCompanies};
 use crate::records::{FunctionRec, Id, JobLevelRec, JobRec, Status};
 use crate::Time;
 
@@ -65,7 +66,7 @@ pub fn staffing<'s>(
     functions: VecCollection<'s, Time, FunctionRec>,
     job_levels: VecCollection<'s, Time, JobLevelRec>,
     memberships: VecCollection<'s, Time, (Id, Status)>,
-) -> VecCollection<'s, Time, (Id, StaffingRow)> {
+) -> Changes<'s, Id, StaffingRow> {
     let live_jobs = live
         .restrict(jobs.map(|j| (j.company_id, j)))
         .map(|j| (j.id, j));
@@ -117,12 +118,13 @@ struct JobSums {
     overstaffed: i64,
 }
 
-/// `staffing_by_function`: one row per Function of a live company, as served rows.
+/// `staffing_by_function`: one row per Function of a live company, as served rows (`staffing`:
+/// the staffing rows as differences).
 pub fn staffing_by_function<'s>(
     live: &LiveCompanies<'s>,
     functions: VecCollection<'s, Time, FunctionRec>,
     staffing: VecCollection<'s, Time, (Id, StaffingRow)>,
-) -> VecCollection<'s, Time, Row> {
+) -> VecCollection<'s, Time, RowUpdate> {
     let live_functions = live
         .restrict(functions.map(|f| (f.company_id, f)))
         .map(|f| (f.id, f));
@@ -136,7 +138,7 @@ pub fn staffing_by_function<'s>(
         };
         (s.job.function_id, sums)
     });
-    assemble(
+    let by_function = assemble(
         "staffing_by_function",
         live_functions,
         jobs,
@@ -155,6 +157,6 @@ pub fn staffing_by_function<'s>(
                 Datum::Int(jobs.sum(|j| j.overstaffed)),
             ])
         },
-    )
-    .map(|(_, row)| row)
+    );
+    rows(by_function, |row| row)
 }

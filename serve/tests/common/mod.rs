@@ -21,7 +21,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use twinflow_serve::EngineInfo;
 use twinflow_views::{
-    Commit, Datum, Key, Row, ServedState, SourceProgress, StateConfig, StateWriter, ViewId,
+    Commit, Datum, Key, Row, RowUpdate, ServedState, SourceProgress, StateConfig, StateWriter,
+    ViewId,
 };
 
 /// The failure bound of every wait.
@@ -115,15 +116,27 @@ impl Server {
         let mut updates = Vec::new();
         for (view, key) in deletes {
             if let Some(old) = self.rows.remove(&(view, key)) {
-                updates.push((view, old, -1));
+                updates.push((
+                    view,
+                    RowUpdate {
+                        old: Some(old),
+                        new: None,
+                    },
+                ));
             }
         }
         for (view, row) in puts {
             let key = view.schema().key_of(&row);
-            if let Some(old) = self.rows.insert((view, key), row.clone()) {
-                updates.push((view, old, -1));
+            let old = self.rows.insert((view, key), row.clone());
+            if old.as_ref() != Some(&row) {
+                updates.push((
+                    view,
+                    RowUpdate {
+                        old,
+                        new: Some(row),
+                    },
+                ));
             }
-            updates.push((view, row, 1));
         }
         let sources = vec![SourceProgress {
             source: "mysql-main".into(),
