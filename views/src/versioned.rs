@@ -148,6 +148,7 @@ impl VersionedRows {
         if !ready(&self.read()) {
             return;
         }
+        let mut unseen = Vec::new();
         let mut inner = self.write();
         while ready(&inner) {
             let Some(Superseded { key, deleted, .. }) = inner.superseded.pop_front() else {
@@ -155,7 +156,7 @@ impl VersionedRows {
             };
             if let Some(versions) = inner.older.get_mut(&key) {
                 let gone = versions.iter().take_while(|v| v.until <= horizon).count();
-                versions.drain(..gone);
+                unseen.extend(versions.drain(..gone).filter_map(|v| v.row));
                 if versions.is_empty() {
                     inner.older.remove(&key);
                 }
@@ -166,6 +167,8 @@ impl VersionedRows {
                 inner.order.remove(&key);
             }
         }
+        drop(inner);
+        drop_rows(unseen);
     }
 
     /// Versions held: each key's latest (deletions included) and the older ones kept.
@@ -251,4 +254,44 @@ impl<F: Fn(&Row) -> bool> Iterator for Scan<'_, F> {
             }
         }
     }
+}
+
+/// How many rows ahead of the one being dropped [`drop_rows`] prefetches.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Drops `rows`, outside any lock. The rows were written long ago and their reference counts
+/// are no longer in cache; each decrement is a locked instruction, which waits for its cache
+/// miss before the next can start. Prefetching the counts a few rows ahead lets those misses
+/// overlap instead.
+fn drop_rows(mut rows: Vec<Row>) {
+    // From the end, so that each row leaves the vector as it is dropped.
+    for ahead in rows.iter().rev().take(PREFETCH_AHEAD) {
+        prefetch(ahead);
+    }
+    while let Some(row) = rows.pop() {
+        if let Some(ahead) = rows
+            .len()
+            .checked_sub(PREFETCH_AHEAD)
+            .and_then(|at| rows.get(at))
+        {
+            prefetch(ahead);
+        }
+        drop(row);
+    }
+}
+
+/// Asks the CPU to bring the cache line of `row`'s reference count into cache.
+fn prefetch(row: &Row) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // The reference counts sit in the 16 bytes before the row's data. Were that layout
+        // ever to change, the hint would only miss.
+        let near_counts = row.as_ptr().cast::<i8>().wrapping_sub(16);
+        // SAFETY: SSE is part of the x86_64 baseline, and a prefetch never faults, whatever
+        // the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(near_counts) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
 }
