@@ -4,10 +4,11 @@
 //! touches, it navigates the key's history in an input arrangement and in an output
 //! arrangement, both of which it keeps and merges. The views here run at a totally ordered
 //! time and only ever need a key's *current* values, so this operator keeps exactly that — the
-//! key's values with their multiplicities — and, once a timestamp is complete, applies that
-//! timestamp's updates key by key and emits the key's output before and after them as one
-//! [`Change`]. One hash lookup and two calls of the logic per touched key replace two trace
-//! navigations, and no arrangement is kept or merged. The last output is recomputed rather
+//! key's values with their multiplicities (or, for [`Group`]s other than the plain one, what
+//! the logic needs of them) — and, once a timestamp is complete, applies that timestamp's
+//! updates key by key and emits the key's output before and after them as one [`Change`]. A
+//! sort by key, one hash lookup and two calls of the logic per touched key replace two trace
+//! navigations; no arrangement is kept or merged. The last output is recomputed rather
 //! than kept: a view's outputs are its rows, as large as its inputs.
 //!
 //! Emitting the pair, rather than a retraction and an insertion, is what lets the served state
@@ -31,7 +32,7 @@ use crate::Time;
 type FastHash = foldhash::fast::RandomState;
 
 /// Applies `diff` to `value`'s count among one key's `values` (sorted, none with a zero count).
-fn update<V: Ord>(values: &mut Vec<(V, isize)>, value: V, diff: isize) {
+pub(super) fn update<V: Ord>(values: &mut Vec<(V, isize)>, value: V, diff: isize) {
     match values.binary_search_by(|(v, _)| v.cmp(&value)) {
         Ok(at) => {
             values[at].1 += diff;
@@ -40,6 +41,26 @@ fn update<V: Ord>(values: &mut Vec<(V, isize)>, value: V, diff: isize) {
             }
         }
         Err(at) => values.insert(at, (value, diff)),
+    }
+}
+
+/// What a reduce keeps of one key: built from the key's updates, one at a time.
+pub trait Group<V>: Default {
+    /// Applies one update: `value` with its difference `diff`.
+    fn apply(&mut self, value: V, diff: isize);
+
+    /// Whether the group holds nothing, so that its key can be forgotten.
+    fn is_empty(&self) -> bool;
+}
+
+/// The plain group: each distinct value with its multiplicity, sorted.
+impl<V: Ord> Group<V> for Vec<(V, isize)> {
+    fn apply(&mut self, value: V, diff: isize) {
+        update(self, value, diff);
+    }
+
+    fn is_empty(&self) -> bool {
+        <[_]>::is_empty(self)
     }
 }
 
@@ -98,11 +119,31 @@ where
     V: ExchangeData,
     O: ExchangeData,
 {
+    reduce_groups(name, input, move |key, values: &Vec<(V, isize)>| {
+        logic(key, values)
+    })
+}
+
+/// For every key, the output `logic` computes from the key's [`Group`] `G` (never an empty
+/// one), or no row where it returns `None`; emitted as each changed key's [`Change`] at every
+/// timestamp. A timestamp's updates reach a group in no particular order (a value's count may
+/// pass through zero); `logic` sees the group only before and after all of them.
+pub fn reduce_groups<'s, K, V, G, O>(
+    name: &str,
+    input: VecCollection<'s, Time, (K, V)>,
+    logic: impl Fn(&K, &G) -> Option<O> + 'static,
+) -> Changes<'s, K, O>
+where
+    K: ExchangeData + std::hash::Hash,
+    V: ExchangeData,
+    G: Group<V> + 'static,
+    O: ExchangeData,
+{
     let by_key = Exchange::new(|((key, _), _, _): &((K, V), Time, isize)| key.hashed());
     input
         .inner
         .unary_frontier(by_key, name, move |_, _| {
-            let mut groups: HashMap<K, Vec<(V, isize)>, FastHash> = HashMap::default();
+            let mut groups: HashMap<K, G, FastHash> = HashMap::default();
             let mut pending: BTreeMap<Time, Pending<K, V>> = BTreeMap::new();
             move |(input, frontier), output| {
                 input.for_each(|capability, data| {
@@ -131,27 +172,30 @@ where
                             ..
                         },
                     ) = entry.remove_entry();
-                    consolidate(&mut updates);
                     let mut session = output.session(&capability);
-                    let output_of = |key: &K, values: &[(V, isize)]| {
-                        if values.is_empty() {
+                    let output_of = |key: &K, group: &G| {
+                        if group.is_empty() {
                             None
                         } else {
-                            logic(key, values)
+                            logic(key, group)
                         }
                     };
+                    // Sorted by key alone: a key's updates apply in any order, so they need
+                    // not be consolidated, and the outputs leave in key order (what the served
+                    // state's own sort by key merges cheaply).
+                    updates.sort_unstable_by(|((a, _), _), ((b, _), _)| a.cmp(b));
                     let mut updates = updates.into_iter().peekable();
                     while let Some(((key, value), diff)) = updates.next() {
-                        let values = groups.entry(key.clone()).or_default();
-                        let old = output_of(&key, values);
-                        update(values, value, diff);
+                        let group = groups.entry(key.clone()).or_default();
+                        let old = output_of(&key, group);
+                        group.apply(value, diff);
                         while let Some(((_, value), diff)) =
                             updates.next_if(|((next, _), _)| *next == key)
                         {
-                            update(values, value, diff);
+                            group.apply(value, diff);
                         }
-                        let new = output_of(&key, values);
-                        if values.is_empty() {
+                        let new = output_of(&key, group);
+                        if group.is_empty() {
                             groups.remove(&key);
                         }
                         if new != old {
