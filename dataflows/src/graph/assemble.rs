@@ -1,16 +1,19 @@
-//! Assembling a view row from its parent record and its children, in one reduce
-//! ([`reduce_total`]).
+//! Assembling a view row from its parent record and its children, in one reduce.
 //!
 //! The views' LEFT JOINs and their `COUNT`/`SUM` over children have one shape: a row exists
 //! for every parent (job, desk, room, floor, building, Function), with zeros when no child
 //! matches. Feeding parents and children into one reduce keyed by the parent's id gives exactly
-//! that: the reduce sees each distinct child value once with its multiplicity, so its cost
+//! that. [`assemble`] keeps each distinct child value once with its multiplicity, so its cost
 //! depends on how many *distinct* children a parent has, not on how many people there are.
+//! [`accumulate`] is for children that only add up ([`Sums`]): it keeps their total alone, so
+//! each child update costs one addition, and [`deltas`] turns a reduce's changes into such
+//! children of the next level — one difference per changed row, none where nothing adds up
+//! differently.
 
-use differential_dataflow::{ExchangeData, VecCollection};
+use differential_dataflow::{Data, ExchangeData, VecCollection};
 use serde::{Deserialize, Serialize};
 
-use super::reduce::{reduce_total, Changes};
+use super::reduce::{reduce_groups, reduce_total, update, Change, Changes, Group};
 use crate::Time;
 
 /// A value fed to an assembling reduce: the parent's own record, or one child's contribution.
@@ -34,16 +37,16 @@ impl<'a, P, C> Children<'a, P, C> {
             Fact::Parent(_) => None,
         })
     }
+}
 
-    /// The sum of the multiplicities: how many children there are.
-    pub fn count(&self) -> i64 {
-        self.iter().map(|(_, n)| n as i64).sum()
-    }
-
-    /// The sum of `value(child)` over all children, each counted with its multiplicity.
-    pub fn sum(&self, value: impl Fn(&C) -> i64) -> i64 {
-        self.iter().map(|(child, n)| value(child) * n as i64).sum()
-    }
+/// The parents and the children of the same keys, as facts for one reduce.
+pub fn facts<'s, K: Data, P: Data, C: Data>(
+    parents: VecCollection<'s, Time, (K, P)>,
+    children: VecCollection<'s, Time, (K, C)>,
+) -> VecCollection<'s, Time, (K, Fact<P, C>)> {
+    parents
+        .map(|(key, parent)| (key, Fact::Parent(Box::new(parent))))
+        .concat(children.map(|(key, child)| (key, Fact::Child(child))))
 }
 
 /// One row per key that has a parent, built by `build` from the parent and its children; each
@@ -60,14 +63,113 @@ where
     C: ExchangeData,
     O: ExchangeData,
 {
-    let facts = parents
-        .map(|(key, parent)| (key, Fact::Parent(Box::new(parent))))
-        .concat(children.map(|(key, child)| (key, Fact::Child(child))));
-    reduce_total(name, facts, move |key, facts: &[(Fact<P, C>, isize)]| {
-        // Values are sorted: the parent (if any) comes first, then the children.
-        match facts.first() {
-            Some((Fact::Parent(parent), _)) => Some(build(key, parent, Children(&facts[1..]))),
-            _ => None,
+    reduce_total(
+        name,
+        facts(parents, children),
+        move |key, facts: &[(Fact<P, C>, isize)]| {
+            // Values are sorted: the parent (if any) comes first, then the children.
+            match facts.first() {
+                Some((Fact::Parent(parent), _)) => Some(build(key, parent, Children(&facts[1..]))),
+                _ => None,
+            }
+        },
+    )
+}
+
+/// Contributions that add up: a parent's children are kept only as their total.
+pub trait Sums: Clone + Default + PartialEq {
+    /// Adds `other`, `times` times (negative `times` subtracts).
+    fn add(&mut self, other: &Self, times: isize);
+}
+
+/// Implements [`Sums`] for a struct of `i64` fields, adding field by field.
+macro_rules! field_sums {
+    ($sums:ident { $($field:ident),* $(,)? }) => {
+        impl $crate::graph::assemble::Sums for $sums {
+            fn add(&mut self, other: &Self, times: isize) {
+                let times = times as i64;
+                $(self.$field += other.$field * times;)*
+            }
         }
+    };
+}
+pub(super) use field_sums;
+
+/// What [`accumulate`] keeps of a key: its parent (with its multiplicity) and the total of its
+/// children.
+pub struct Totals<P, S> {
+    parents: Vec<(Box<P>, isize)>,
+    sums: S,
+}
+
+impl<P, S: Default> Default for Totals<P, S> {
+    fn default() -> Self {
+        Totals {
+            parents: Vec::new(),
+            sums: S::default(),
+        }
+    }
+}
+
+impl<P: Ord, S: Sums> Group<Fact<P, S>> for Totals<P, S> {
+    fn apply(&mut self, fact: Fact<P, S>, diff: isize) {
+        match fact {
+            Fact::Parent(parent) => update(&mut self.parents, parent, diff),
+            Fact::Child(child) => self.sums.add(&child, diff),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.parents.is_empty() && self.sums == S::default()
+    }
+}
+
+/// One row per key that has a parent, built by `build` from the parent and the total of its
+/// children; each changed row as a [`Change`].
+pub fn accumulate<'s, K, P, S, O>(
+    name: &str,
+    facts: VecCollection<'s, Time, (K, Fact<P, S>)>,
+    build: impl Fn(&K, &P, &S) -> O + 'static,
+) -> Changes<'s, K, O>
+where
+    K: ExchangeData + std::hash::Hash,
+    P: ExchangeData,
+    S: ExchangeData + Sums,
+    O: ExchangeData,
+{
+    reduce_groups(name, facts, move |key, totals: &Totals<P, S>| {
+        let (parent, _) = totals.parents.first()?;
+        Some(build(key, parent, &totals.sums))
+    })
+}
+
+/// What each changed row of `changes` adds to the keys `contributions` names (a row may add to
+/// several), as children for [`accumulate`]: per key, the new row's contribution less the old
+/// one's, and nothing where they are equal.
+pub fn deltas<'s, K, O, K2, S, I>(
+    changes: Changes<'s, K, O>,
+    contributions: impl Fn(&O) -> I + 'static,
+) -> VecCollection<'s, Time, (K2, S)>
+where
+    K: Data,
+    O: Data,
+    K2: Data,
+    S: Data + Sums,
+    I: IntoIterator<Item = (K2, S)>,
+{
+    changes.flat_map(move |(_, Change { old, new })| {
+        let mut delta: Vec<(K2, S)> = new.iter().flat_map(&contributions).collect();
+        for (key, sums) in old.iter().flat_map(&contributions) {
+            match delta.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, total)) => total.add(&sums, -1),
+                None => {
+                    let mut negated = S::default();
+                    negated.add(&sums, -1);
+                    delta.push((key, negated));
+                }
+            }
+        }
+        delta.retain(|(_, sums)| *sums != S::default());
+        delta
     })
 }

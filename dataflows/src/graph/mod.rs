@@ -39,18 +39,20 @@ impl<'s> LiveCompanies<'s> {
     }
 }
 
-/// The served rows of a view's changes, built by `row` from each output; a change that leaves
-/// the row as it was (outputs that differ only in what the row does not show) is dropped.
+/// The served rows of a view's changes, built by `row` from each output and tagged with the
+/// `view` of its key; a change that leaves the row as it was (outputs that differ only in what
+/// the row does not show) is dropped.
 fn rows<'s, K: Data, O: Data>(
     changes: Changes<'s, K, O>,
+    view: impl Fn(&K) -> ViewId + 'static,
     row: impl Fn(O) -> Row + 'static,
-) -> VecCollection<'s, Time, RowUpdate> {
-    changes.flat_map(move |(_, Change { old, new })| {
+) -> VecCollection<'s, Time, (ViewId, RowUpdate)> {
+    changes.flat_map(move |(key, Change { old, new })| {
         let update = RowUpdate {
             old: old.map(&row),
             new: new.map(&row),
         };
-        (update.old != update.new).then_some(update)
+        (update.old != update.new).then(|| (view(&key), update))
     })
 }
 
@@ -85,8 +87,7 @@ pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (Vi
         job_levels,
         memberships.clone(),
     );
-    let staffing_diffs = reduce::diffs(staffing.clone());
-    let by_function = staffing::staffing_by_function(&live, functions, staffing_diffs.clone());
+    let by_function = staffing::staffing_by_function(&live, functions, staffing.clone());
     let occupancy = occupancy::occupancy(
         &live,
         buildings,
@@ -108,17 +109,11 @@ pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (Vi
             skills,
             skill_levels,
         },
-        staffing_diffs,
+        reduce::diffs(staffing.clone()),
     );
 
-    let tag = |view: ViewId, rows: VecCollection<'s, Time, RowUpdate>| {
-        rows.map(move |update| (view, update))
-    };
-    tag(ViewId::Staffing, rows(staffing, |s| s.to_row()))
-        .concat(tag(ViewId::StaffingByFunction, by_function))
-        .concat(tag(ViewId::DeskOccupancy, occupancy.desks))
-        .concat(tag(ViewId::Occupancy, occupancy.rooms))
-        .concat(tag(ViewId::OccupancyByFloor, occupancy.floors))
-        .concat(tag(ViewId::OccupancyByBuilding, occupancy.buildings))
-        .concat(tag(ViewId::SkillCoverage, coverage))
+    rows(staffing, |_| ViewId::Staffing, |s| s.to_row())
+        .concat(by_function)
+        .concat(occupancy)
+        .concat(coverage)
 }

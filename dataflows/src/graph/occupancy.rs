@@ -2,15 +2,17 @@
 //!
 //! Places are resolved once along the building → floor → room → desk chain (each step an
 //! inner join against the arranged parent level, so a room moved to another floor, or a
-//! building handed to another company, re-places everything below it). Each level's row then
-//! sums the rows of the level below.
+//! building handed to another company, re-places everything below it). A desk's row counts
+//! its people and reservations. Rooms, floors and buildings only add up what is placed under
+//! them — desks, rooms and floors, each of which knows its whole place — so all three are one
+//! [`accumulate`] keyed by [`Area`]: a changed desk row adds its difference to its room, floor
+//! and building at once, and a person's move reaches the building in two steps.
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
-use twinflow_views::{Datum, RowUpdate};
+use twinflow_views::{Datum, Row, RowUpdate, ViewId};
 
-use super::assemble::assemble;
-use super::reduce::diffs;
+use super::assemble::{accumulate, deltas, facts, field_sums, Fact};
 use super::{rows, LiveCompanies};
 use crate::records::{BuildingRec, DeskRec, FloorRec, Id, LinkRec, RoomRec};
 use crate::Time;
@@ -40,23 +42,46 @@ impl Place {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-enum DeskChild {
-    Assigned,
-    Reserved,
-}
-
-/// What a desk adds to its room.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-struct DeskSums {
-    seats: i64,
+/// The people at a desk and the jobs reserving it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+struct DeskCounts {
     assigned: i64,
-    reserved: bool,
+    reserved: i64,
 }
 
-/// What a room adds to its floor, or a floor to its building (`rooms` is 1 for a room).
+field_sums!(DeskCounts { assigned, reserved });
+
+/// A room, floor or building: what the area sums are kept by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+enum Area {
+    Room(Id),
+    Floor(Id),
+    Building(Id),
+}
+
+impl Area {
+    /// The view whose rows this kind of area makes.
+    fn view(&self) -> ViewId {
+        match self {
+            Area::Room(_) => ViewId::Occupancy,
+            Area::Floor(_) => ViewId::OccupancyByFloor,
+            Area::Building(_) => ViewId::OccupancyByBuilding,
+        }
+    }
+}
+
+/// An area's own record, with its place.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+enum AreaRec {
+    Room(Place, RoomRec),
+    Floor(Place, FloorRec),
+    Building(BuildingRec),
+}
+
+/// What is placed in an area: what a desk, a room or a floor adds to the areas above it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 struct AreaSums {
+    floors: i64,
     rooms: i64,
     capacity: i64,
     desks: i64,
@@ -65,20 +90,20 @@ struct AreaSums {
     reserved_desks: i64,
 }
 
-impl AreaSums {
-    fn total<P>(children: super::assemble::Children<'_, P, AreaSums>) -> AreaSums {
-        AreaSums {
-            rooms: children.sum(|c| c.rooms),
-            capacity: children.sum(|c| c.capacity),
-            desks: children.sum(|c| c.desks),
-            seats: children.sum(|c| c.seats),
-            assigned: children.sum(|c| c.assigned),
-            reserved_desks: children.sum(|c| c.reserved_desks),
-        }
-    }
+field_sums!(AreaSums {
+    floors,
+    rooms,
+    capacity,
+    desks,
+    seats,
+    assigned,
+    reserved_desks
+});
 
+impl AreaSums {
     /// The sums as the trailing columns of a served row: `rooms, capacity, desks, seats,
-    /// assigned, reserved_desks` (a room's row starts at `desks`).
+    /// assigned, reserved_desks` (a room's row starts at `desks`; `floors` is a building's own
+    /// column).
     fn datums(&self) -> [Datum; 6] {
         [
             self.rooms,
@@ -92,15 +117,45 @@ impl AreaSums {
     }
 }
 
-/// The occupancy views, as served rows.
-pub struct Occupancy<'s> {
-    pub desks: VecCollection<'s, Time, RowUpdate>,
-    pub rooms: VecCollection<'s, Time, RowUpdate>,
-    pub floors: VecCollection<'s, Time, RowUpdate>,
-    pub buildings: VecCollection<'s, Time, RowUpdate>,
+/// An area's served row. Each row is collected from iterators of known length, so it is
+/// allocated once.
+fn area_row(area: &AreaRec, sums: &AreaSums) -> Row {
+    match area {
+        AreaRec::Room(place, r) => {
+            let [_, _, sums @ ..] = sums.datums();
+            place
+                .datums(3)
+                .chain([
+                    Datum::Int(r.id.into()),
+                    r.name.clone().into(),
+                    r.kind.clone().into(),
+                    Datum::Int(r.capacity),
+                ])
+                .chain(sums)
+                .collect()
+        }
+        AreaRec::Floor(place, f) => place
+            .datums(2)
+            .chain([
+                Datum::Int(f.id.into()),
+                Datum::Int(f.level),
+                f.name.clone().into(),
+            ])
+            .chain(sums.datums())
+            .collect(),
+        AreaRec::Building(b) => [
+            Datum::Int(b.company_id.into()),
+            Datum::Int(b.id.into()),
+            b.name.clone().into(),
+            Datum::Int(sums.floors),
+        ]
+        .into_iter()
+        .chain(sums.datums())
+        .collect(),
+    }
 }
 
-/// Builds the four occupancy views.
+/// Builds the four occupancy views, as served rows.
 #[allow(clippy::too_many_arguments)]
 pub fn occupancy<'s>(
     live: &LiveCompanies<'s>,
@@ -110,7 +165,7 @@ pub fn occupancy<'s>(
     desks: VecCollection<'s, Time, DeskRec>,
     assignments: VecCollection<'s, Time, Id>,
     table_jobs: VecCollection<'s, Time, LinkRec>,
-) -> Occupancy<'s> {
+) -> VecCollection<'s, Time, (ViewId, RowUpdate)> {
     // Placement: each level joined with the placed level above it.
     let live_buildings = live
         .restrict(buildings.map(|b| (b.company_id, b)))
@@ -163,76 +218,88 @@ pub fn occupancy<'s>(
             });
 
     // desk_occupancy: a desk with the active people at it and the jobs reserving it.
-    let desk_children = assignments
-        .map(|desk| (desk, DeskChild::Assigned))
-        .concat(table_jobs.map(|tj| (tj.left, DeskChild::Reserved)));
-    let desk_rows = assemble(
+    let people = assignments.map(|desk| {
+        let counts = DeskCounts {
+            assigned: 1,
+            reserved: 0,
+        };
+        (desk, counts)
+    });
+    let reservations = table_jobs.map(|tj| {
+        let counts = DeskCounts {
+            assigned: 0,
+            reserved: 1,
+        };
+        (tj.left, counts)
+    });
+    let desk_rows = accumulate(
         "desk_occupancy",
-        placed_desks,
-        desk_children,
-        |_, (place, desk), children| {
-            let assigned = children
-                .iter()
-                .filter(|(c, _)| **c == DeskChild::Assigned)
-                .map(|(_, n)| n as i64)
-                .sum();
-            let reserved = children
-                .iter()
-                .filter(|(c, _)| **c == DeskChild::Reserved)
-                .map(|(_, n)| n as i64)
-                .sum();
-            (*place, desk.clone(), assigned, reserved)
-        },
+        facts(placed_desks, people.concat(reservations)),
+        |_, (place, desk), counts| (*place, desk.clone(), counts.clone()),
     );
 
-    // occupancy: a room with the sums of its desks.
-    let desk_sums = diffs(desk_rows.clone()).map(|(_, (place, desk, assigned, reserved))| {
+    // occupancy, occupancy_by_floor and occupancy_by_building: what each area holds.
+    let desk_sums = deltas(desk_rows.clone(), |(place, desk, counts)| {
+        let sums = AreaSums {
+            desks: 1,
+            seats: desk.seats,
+            assigned: counts.assigned,
+            reserved_desks: i64::from(counts.reserved > 0),
+            ..AreaSums::default()
+        };
+        [
+            Area::Room(place.room_id),
+            Area::Floor(place.floor_id),
+            Area::Building(place.building_id),
+        ]
+        .map(|area| (area, sums.clone()))
+    });
+    let room_facts = placed_rooms.flat_map(|(id, (place, room))| {
+        let sums = AreaSums {
+            rooms: 1,
+            capacity: room.capacity,
+            ..AreaSums::default()
+        };
+        [
+            (Area::Floor(place.floor_id), Fact::Child(sums.clone())),
+            (Area::Building(place.building_id), Fact::Child(sums)),
+            (
+                Area::Room(id),
+                Fact::Parent(Box::new(AreaRec::Room(place, room))),
+            ),
+        ]
+    });
+    let floor_facts = placed_floors.flat_map(|(id, (place, floor))| {
+        let sums = AreaSums {
+            floors: 1,
+            ..AreaSums::default()
+        };
+        [
+            (Area::Building(place.building_id), Fact::Child(sums)),
+            (
+                Area::Floor(id),
+                Fact::Parent(Box::new(AreaRec::Floor(place, floor))),
+            ),
+        ]
+    });
+    let building_facts = live_buildings.map(|(id, b)| {
         (
-            place.room_id,
-            DeskSums {
-                seats: desk.seats,
-                assigned,
-                reserved: reserved > 0,
-            },
+            Area::Building(id),
+            Fact::Parent(Box::new(AreaRec::Building(b))),
         )
     });
-    let room_rows = assemble(
-        "occupancy",
-        placed_rooms,
-        desk_sums,
-        |_, (place, room), desks| {
-            let sums = AreaSums {
-                rooms: 1,
-                capacity: room.capacity,
-                desks: desks.count(),
-                seats: desks.sum(|d| d.seats),
-                assigned: desks.sum(|d| d.assigned),
-                reserved_desks: desks.sum(|d| i64::from(d.reserved)),
-            };
-            (*place, room.clone(), sums)
-        },
-    );
+    let area_facts = room_facts
+        .concat(floor_facts)
+        .concat(building_facts)
+        .concat(desk_sums.map(|(area, sums)| (area, Fact::Child(sums))));
+    let area_rows = accumulate("occupancy_areas", area_facts, |_, area, sums| {
+        area_row(area, sums)
+    });
 
-    // occupancy_by_floor and occupancy_by_building: sums of the level below.
-    let room_sums = diffs(room_rows.clone()).map(|(_, (place, _, sums))| (place.floor_id, sums));
-    let floor_rows = assemble(
-        "occupancy_by_floor",
-        placed_floors,
-        room_sums,
-        |_, (place, floor), rooms| (*place, floor.clone(), AreaSums::total(rooms)),
-    );
-    let floor_sums =
-        diffs(floor_rows.clone()).map(|(_, (place, _, sums))| (place.building_id, sums));
-    let building_rows = assemble(
-        "occupancy_by_building",
-        live_buildings,
-        floor_sums,
-        |_, building, floors| (building.clone(), floors.count(), AreaSums::total(floors)),
-    );
-
-    // Each row is collected from iterators of known length, so it is allocated once.
-    Occupancy {
-        desks: rows(desk_rows, |(place, d, assigned, reserved)| {
+    rows(
+        desk_rows,
+        |_| ViewId::DeskOccupancy,
+        |(place, d, counts)| {
             place
                 .datums(4)
                 .chain([
@@ -241,41 +308,11 @@ pub fn occupancy<'s>(
                     Datum::Int(d.seats),
                     Datum::Float(d.pos_x.get()),
                     Datum::Float(d.pos_y.get()),
-                    Datum::Int(assigned),
-                    Datum::Int(reserved),
+                    Datum::Int(counts.assigned),
+                    Datum::Int(counts.reserved),
                 ])
                 .collect()
-        }),
-        rooms: rows(room_rows, |(place, r, s)| {
-            let [_, _, sums @ ..] = s.datums();
-            place
-                .datums(3)
-                .chain([
-                    Datum::Int(r.id.into()),
-                    r.name.into(),
-                    r.kind.into(),
-                    Datum::Int(r.capacity),
-                ])
-                .chain(sums)
-                .collect()
-        }),
-        floors: rows(floor_rows, |(place, f, s)| {
-            place
-                .datums(2)
-                .chain([Datum::Int(f.id.into()), Datum::Int(f.level), f.name.into()])
-                .chain(s.datums())
-                .collect()
-        }),
-        buildings: rows(building_rows, |(b, floors, s)| {
-            [
-                Datum::Int(b.company_id.into()),
-                Datum::Int(b.id.into()),
-                b.name.into(),
-                Datum::Int(floors),
-            ]
-            .into_iter()
-            .chain(s.datums())
-            .collect()
-        }),
-    }
+        },
+    )
+    .concat(rows(area_rows, Area::view, |row| row))
 }

@@ -5,24 +5,31 @@ use std::sync::Arc;
 use differential_dataflow::operators::ThresholdTotal;
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
-use twinflow_views::{Datum, Row, RowUpdate, Text};
+use twinflow_views::{Datum, Row, RowUpdate, ViewId};
 
-use super::reduce::reduce_total;
+use super::assemble::{accumulate, field_sums, Fact};
 use super::staffing::StaffingRow;
 use super::{rows, LiveCompanies};
 use crate::records::{Id, JobRec, LinkRec, SkillLevelRec, SkillLinkRec, SkillRec, Status, TaskRec};
 use crate::Time;
 
-/// One fact about a (company, skill) pair.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-enum Coverage {
-    /// A `job_skill` row of a live job, with the job's active people.
-    Held { holders: i64 },
-    /// A `task_skill` row of a live task.
-    Required,
-    /// A `task_skill` row of a live task that some staffed job covers.
-    Covered,
+/// What one fact about a (company, skill) pair adds to its row: a `job_skill` row of a live job
+/// (with the job's active people), a `task_skill` row of a live task, or such a task_skill row
+/// that some staffed job covers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+struct CoverageSums {
+    jobs: i64,
+    holders: i64,
+    required: i64,
+    covered: i64,
 }
+
+field_sums!(CoverageSums {
+    jobs,
+    holders,
+    required,
+    covered
+});
 
 /// The inputs `skill_coverage` reads.
 pub struct SkillInputs<'s> {
@@ -42,7 +49,7 @@ pub fn skill_coverage<'s>(
     live: &LiveCompanies<'s>,
     inputs: SkillInputs<'s>,
     staffing: VecCollection<'s, Time, (Id, StaffingRow)>,
-) -> VecCollection<'s, Time, RowUpdate> {
+) -> VecCollection<'s, Time, (ViewId, RowUpdate)> {
     let SkillInputs {
         jobs,
         memberships,
@@ -103,56 +110,64 @@ pub fn skill_coverage<'s>(
     // Supply: job_skill rows of live jobs, with the job's active people.
     let supply = job_skills.map(|js| (js.owner_id, js.skill_id)).join_map(
         staffing.map(|(job, s)| (job, (s.job.company_id, s.filled))),
-        |_, &skill, &(company, filled)| ((company, skill), Coverage::Held { holders: filled }),
+        |_, &skill, &(company, filled)| {
+            let sums = CoverageSums {
+                jobs: 1,
+                holders: filled,
+                ..CoverageSums::default()
+            };
+            ((company, skill), sums)
+        },
     );
 
     // Each fact with its skill's name and category (a fact of a missing skill makes no row).
+    // The name is the pair's parent, counted once per fact, so that a row exists exactly
+    // while some fact does (every fact holds a job or requires a task: covered task_skill rows
+    // are also required ones).
     let facts = supply
-        .concat(demand.map(|(_, key)| (key, Coverage::Required)))
-        .concat(covered_demand.map(|(_, key)| (key, Coverage::Covered)))
-        .map(|((company, skill), fact)| (skill, (company, fact)))
-        .join_map(
-            skills.map(|s| (s.id, (s.name, s.category))),
-            |&skill, &(company, ref fact), (name, category)| {
-                (
-                    (company, skill),
-                    (fact.clone(), name.clone(), category.clone()),
-                )
+        .concat(demand.map(|(_, key)| {
+            let sums = CoverageSums {
+                required: 1,
+                ..CoverageSums::default()
+            };
+            (key, sums)
+        }))
+        .concat(covered_demand.map(|(_, key)| {
+            let sums = CoverageSums {
+                covered: 1,
+                ..CoverageSums::default()
+            };
+            (key, sums)
+        }))
+        .map(|((company, skill), sums)| (skill, (company, sums)))
+        .join_core(
+            skills
+                .map(|s| (s.id, (s.name, s.category)))
+                .arrange_by_key(),
+            |&skill, (company, sums), names| {
+                let key = (*company, skill);
+                [
+                    (key, Fact::Parent(Box::new(names.clone()))),
+                    (key, Fact::Child(sums.clone())),
+                ]
             },
         );
-    let coverage = reduce_total(
+    let coverage = accumulate(
         "skill_coverage",
         facts,
-        |&(company, skill), facts: &[((Coverage, Text, Text), isize)]| {
-            let mut totals = [0i64; 4];
-            for ((fact, _, _), count) in facts {
-                let count = *count as i64;
-                match fact {
-                    Coverage::Held { holders } => {
-                        totals[0] += count;
-                        totals[1] += holders * count;
-                    }
-                    Coverage::Required => totals[2] += count,
-                    Coverage::Covered => totals[3] += count,
-                }
-            }
-            let [jobs, holders, required, covered] = totals;
-            if jobs == 0 && required == 0 {
-                return None;
-            }
-            let ((_, name, category), _) = facts.first()?;
-            Some(Arc::from([
+        |&(company, skill), (name, category), s| -> Row {
+            Arc::from([
                 Datum::Int(company.into()),
                 Datum::Int(skill.into()),
                 name.clone().into(),
                 category.clone().into(),
-                Datum::Int(jobs),
-                Datum::Int(holders),
-                Datum::Int(required),
-                Datum::Int(covered),
-                Datum::Int(required - covered),
-            ]))
+                Datum::Int(s.jobs),
+                Datum::Int(s.holders),
+                Datum::Int(s.required),
+                Datum::Int(s.covered),
+                Datum::Int(s.required - s.covered),
+            ])
         },
     );
-    rows(coverage, |row: Row| row)
+    rows(coverage, |_| ViewId::SkillCoverage, |row: Row| row)
 }

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
-use twinflow_views::{Datum, Row, RowUpdate, Text};
+use twinflow_views::{Datum, Row, RowUpdate, Text, ViewId};
 
-use super::assemble::assemble;
+use super::assemble::{accumulate, assemble, deltas, facts, field_sums};
 use super::reduce::Changes;
 use super::{rows, LiveCompanies};
 use crate::records::{FunctionRec, Id, JobLevelRec, JobRec, Status};
@@ -109,8 +109,9 @@ pub fn staffing<'s>(
 }
 
 /// A job's contribution to its Function's row.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 struct JobSums {
+    jobs: i64,
     planned: i64,
     filled: i64,
     on_leave: i64,
@@ -118,30 +119,38 @@ struct JobSums {
     overstaffed: i64,
 }
 
-/// `staffing_by_function`: one row per Function of a live company, as served rows (`staffing`:
-/// the staffing rows as differences).
+field_sums!(JobSums {
+    jobs,
+    planned,
+    filled,
+    on_leave,
+    vacancies,
+    overstaffed
+});
+
+/// `staffing_by_function`: one row per Function of a live company, as served rows.
 pub fn staffing_by_function<'s>(
     live: &LiveCompanies<'s>,
     functions: VecCollection<'s, Time, FunctionRec>,
-    staffing: VecCollection<'s, Time, (Id, StaffingRow)>,
-) -> VecCollection<'s, Time, RowUpdate> {
+    staffing: Changes<'s, Id, StaffingRow>,
+) -> VecCollection<'s, Time, (ViewId, RowUpdate)> {
     let live_functions = live
         .restrict(functions.map(|f| (f.company_id, f)))
         .map(|f| (f.id, f));
-    let jobs = staffing.map(|(_, s)| {
+    let jobs = deltas(staffing, |s: &StaffingRow| {
         let sums = JobSums {
+            jobs: 1,
             planned: s.job.headcount,
             filled: s.filled,
             on_leave: s.on_leave,
             vacancies: s.vacancies(),
             overstaffed: s.overstaffed(),
         };
-        (s.job.function_id, sums)
+        [(s.job.function_id, sums)]
     });
-    let by_function = assemble(
+    let by_function = accumulate(
         "staffing_by_function",
-        live_functions,
-        jobs,
+        facts(live_functions, jobs),
         |_, f, jobs| {
             Arc::from([
                 Datum::Int(f.company_id.into()),
@@ -149,14 +158,14 @@ pub fn staffing_by_function<'s>(
                 f.name.clone().into(),
                 f.parent_function_id
                     .map_or(Datum::Null, |p| Datum::Int(p.into())),
-                Datum::Int(jobs.count()),
-                Datum::Int(jobs.sum(|j| j.planned)),
-                Datum::Int(jobs.sum(|j| j.filled)),
-                Datum::Int(jobs.sum(|j| j.on_leave)),
-                Datum::Int(jobs.sum(|j| j.vacancies)),
-                Datum::Int(jobs.sum(|j| j.overstaffed)),
+                Datum::Int(jobs.jobs),
+                Datum::Int(jobs.planned),
+                Datum::Int(jobs.filled),
+                Datum::Int(jobs.on_leave),
+                Datum::Int(jobs.vacancies),
+                Datum::Int(jobs.overstaffed),
             ])
         },
     );
-    rows(by_function, |row| row)
+    rows(by_function, |_| ViewId::StaffingByFunction, |row: Row| row)
 }
