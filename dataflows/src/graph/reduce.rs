@@ -5,11 +5,12 @@
 //! arrangement, both of which it keeps and merges. The views here run at a totally ordered
 //! time and only ever need a key's *current* values, so this operator keeps exactly that — the
 //! key's values with their multiplicities (or, for [`Group`]s other than the plain one, what
-//! the logic needs of them) — and, once a timestamp is complete, applies that timestamp's
-//! updates key by key and emits the key's output before and after them as one [`Change`]. A
-//! sort by key, one hash lookup and two calls of the logic per touched key replace two trace
-//! navigations; no arrangement is kept or merged. The last output is recomputed rather
-//! than kept: a view's outputs are its rows, as large as its inputs.
+//! the logic needs of them) and the output last emitted for it — and, once a timestamp is
+//! complete, applies that timestamp's updates key by key and emits the key's output before and
+//! after them as one [`Change`]. A sort by key, one hash lookup and one call of the logic per
+//! touched key replace two trace navigations; no arrangement is kept or merged. The views'
+//! outputs are served rows (`Arc`s), so the kept output shares its allocation with the served
+//! state: it costs a pointer per key, and saves building every changed row twice.
 //!
 //! Emitting the pair, rather than a retraction and an insertion, is what lets the served state
 //! apply a view's changes key by key without first consolidating them: [`diffs`] turns the
@@ -61,6 +62,21 @@ impl<V: Ord> Group<V> for Vec<(V, isize)> {
 
     fn is_empty(&self) -> bool {
         <[_]>::is_empty(self)
+    }
+}
+
+/// What the operator keeps of one key: its group and the output last emitted for it.
+struct Kept<G, O> {
+    group: G,
+    output: Option<O>,
+}
+
+impl<G: Default, O> Default for Kept<G, O> {
+    fn default() -> Self {
+        Kept {
+            group: G::default(),
+            output: None,
+        }
     }
 }
 
@@ -127,7 +143,8 @@ where
 /// For every key, the output `logic` computes from the key's [`Group`] `G` (never an empty
 /// one), or no row where it returns `None`; emitted as each changed key's [`Change`] at every
 /// timestamp. A timestamp's updates reach a group in no particular order (a value's count may
-/// pass through zero); `logic` sees the group only before and after all of them.
+/// pass through zero); `logic` sees the group only once all of them are applied, and the
+/// output it returned before is kept to be emitted as the old one.
 pub fn reduce_groups<'s, K, V, G, O>(
     name: &str,
     input: VecCollection<'s, Time, (K, V)>,
@@ -143,7 +160,7 @@ where
     input
         .inner
         .unary_frontier(by_key, name, move |_, _| {
-            let mut groups: HashMap<K, G, FastHash> = HashMap::default();
+            let mut kept: HashMap<K, Kept<G, O>, FastHash> = HashMap::default();
             let mut pending: BTreeMap<Time, Pending<K, V>> = BTreeMap::new();
             move |(input, frontier), output| {
                 input.for_each(|capability, data| {
@@ -173,32 +190,34 @@ where
                         },
                     ) = entry.remove_entry();
                     let mut session = output.session(&capability);
-                    let output_of = |key: &K, group: &G| {
-                        if group.is_empty() {
-                            None
-                        } else {
-                            logic(key, group)
-                        }
-                    };
                     // Sorted by key alone: a key's updates apply in any order, so they need
                     // not be consolidated, and the outputs leave in key order (what the served
                     // state's own sort by key merges cheaply).
                     updates.sort_unstable_by(|((a, _), _), ((b, _), _)| a.cmp(b));
                     let mut updates = updates.into_iter().peekable();
                     while let Some(((key, value), diff)) = updates.next() {
-                        let group = groups.entry(key.clone()).or_default();
-                        let old = output_of(&key, group);
-                        group.apply(value, diff);
+                        let entry = kept.entry(key.clone()).or_default();
+                        entry.group.apply(value, diff);
                         while let Some(((_, value), diff)) =
                             updates.next_if(|((next, _), _)| *next == key)
                         {
-                            group.apply(value, diff);
+                            entry.group.apply(value, diff);
                         }
-                        let new = output_of(&key, group);
-                        if group.is_empty() {
-                            groups.remove(&key);
+                        let new = if entry.group.is_empty() {
+                            None
+                        } else {
+                            logic(&key, &entry.group)
+                        };
+                        let changed = new != entry.output;
+                        let old = if changed {
+                            std::mem::replace(&mut entry.output, new.clone())
+                        } else {
+                            None
+                        };
+                        if entry.group.is_empty() {
+                            kept.remove(&key);
                         }
-                        if new != old {
+                        if changed {
                             session.give(((key, Change { old, new }), time, 1));
                         }
                     }
