@@ -9,7 +9,7 @@ mod staffing;
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::trace::implementations::KeySpine;
 use differential_dataflow::{Data, ExchangeData, VecCollection};
-use twinflow_views::{Row, RowUpdate, ViewId};
+use twinflow_views::{Datum, Row, RowUpdate, ViewId};
 
 use self::reduce::{Change, Changes};
 
@@ -39,21 +39,43 @@ impl<'s> LiveCompanies<'s> {
     }
 }
 
-/// The served rows of a view's changes, built by `row` from each output and tagged with the
-/// `view` of its key; a change that leaves the row as it was (outputs that differ only in what
-/// the row does not show) is dropped.
-fn rows<'s, K: Data, O: Data>(
-    changes: Changes<'s, K, O>,
+/// Integer columns of one view's served rows, read by name: the positions are looked up in the
+/// catalog once, when the dataflow is built. The operators that add up another view's rows
+/// (the areas over desks, Functions over jobs, skills over jobs) read them this way, so that a
+/// view's output is its served row and nothing else.
+struct IntColumns<const N: usize>([usize; N]);
+
+impl<const N: usize> IntColumns<N> {
+    /// The columns `names` of `view`. Panics on a name the catalog does not have: the names are
+    /// this crate's own constants, and every test builds the dataflow.
+    fn of(view: ViewId, names: [&str; N]) -> Self {
+        let schema = view.schema();
+        IntColumns(names.map(|name| {
+            schema
+                .column_index(name)
+                .unwrap_or_else(|| panic!("{} has no column {name}", view.name()))
+        }))
+    }
+
+    /// The columns' values in `row` (a NULL, which these columns never hold, reads as 0).
+    fn read(&self, row: &[Datum]) -> [i64; N] {
+        self.0
+            .map(|at| row.get(at).and_then(Datum::as_int).unwrap_or_default())
+    }
+}
+
+/// An id column read back from a served row, where it was written from an [`Id`] (so the
+/// conversion is exact).
+fn id(value: i64) -> Id {
+    value as Id
+}
+
+/// A view's changes as served row updates, each tagged with the `view` of its key.
+fn rows<'s, K: Data>(
+    changes: Changes<'s, K, Row>,
     view: impl Fn(&K) -> ViewId + 'static,
-    row: impl Fn(O) -> Row + 'static,
 ) -> VecCollection<'s, Time, (ViewId, RowUpdate)> {
-    changes.flat_map(move |(key, Change { old, new })| {
-        let update = RowUpdate {
-            old: old.map(&row),
-            new: new.map(&row),
-        };
-        (update.old != update.new).then(|| (view(&key), update))
-    })
+    changes.map(move |(key, Change { old, new })| (view(&key), RowUpdate { old, new }))
 }
 
 /// Builds every view from the base collections: one collection of `(view, row update)`, each
@@ -112,7 +134,7 @@ pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (Vi
         reduce::diffs(staffing.clone()),
     );
 
-    rows(staffing, |_| ViewId::Staffing, |s| s.to_row())
+    rows(staffing, |_| ViewId::Staffing)
         .concat(by_function)
         .concat(occupancy)
         .concat(coverage)

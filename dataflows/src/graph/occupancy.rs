@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use twinflow_views::{Datum, Row, RowUpdate, ViewId};
 
 use super::assemble::{accumulate, deltas, facts, field_sums, Fact};
-use super::{rows, LiveCompanies};
+use super::{id, rows, IntColumns, LiveCompanies};
 use crate::records::{BuildingRec, DeskRec, FloorRec, Id, LinkRec, RoomRec};
 use crate::Time;
 
@@ -235,22 +235,47 @@ pub fn occupancy<'s>(
     let desk_rows = accumulate(
         "desk_occupancy",
         facts(placed_desks, people.concat(reservations)),
-        |_, (place, desk), counts| (*place, desk.clone(), counts.clone()),
+        |_, (place, d), counts| -> Row {
+            place
+                .datums(4)
+                .chain([
+                    Datum::Int(d.id.into()),
+                    d.label.clone().into(),
+                    Datum::Int(d.seats),
+                    Datum::Float(d.pos_x.get()),
+                    Datum::Float(d.pos_y.get()),
+                    Datum::Int(counts.assigned),
+                    Datum::Int(counts.reserved),
+                ])
+                .collect()
+        },
     );
 
     // occupancy, occupancy_by_floor and occupancy_by_building: what each area holds.
-    let desk_sums = deltas(desk_rows.clone(), |(place, desk, counts)| {
+    let columns = IntColumns::of(
+        ViewId::DeskOccupancy,
+        [
+            "room_id",
+            "floor_id",
+            "building_id",
+            "seats",
+            "assigned",
+            "reserved_jobs",
+        ],
+    );
+    let desk_sums = deltas(desk_rows.clone(), move |row: &Row| {
+        let [room, floor, building, seats, assigned, reserved] = columns.read(row);
         let sums = AreaSums {
             desks: 1,
-            seats: desk.seats,
-            assigned: counts.assigned,
-            reserved_desks: i64::from(counts.reserved > 0),
+            seats,
+            assigned,
+            reserved_desks: i64::from(reserved > 0),
             ..AreaSums::default()
         };
         [
-            Area::Room(place.room_id),
-            Area::Floor(place.floor_id),
-            Area::Building(place.building_id),
+            Area::Room(id(room)),
+            Area::Floor(id(floor)),
+            Area::Building(id(building)),
         ]
         .map(|area| (area, sums.clone()))
     });
@@ -296,23 +321,5 @@ pub fn occupancy<'s>(
         area_row(area, sums)
     });
 
-    rows(
-        desk_rows,
-        |_| ViewId::DeskOccupancy,
-        |(place, d, counts)| {
-            place
-                .datums(4)
-                .chain([
-                    Datum::Int(d.id.into()),
-                    d.label.into(),
-                    Datum::Int(d.seats),
-                    Datum::Float(d.pos_x.get()),
-                    Datum::Float(d.pos_y.get()),
-                    Datum::Int(counts.assigned),
-                    Datum::Int(counts.reserved),
-                ])
-                .collect()
-        },
-    )
-    .concat(rows(area_rows, Area::view, |row| row))
+    rows(desk_rows, |_| ViewId::DeskOccupancy).concat(rows(area_rows, Area::view))
 }

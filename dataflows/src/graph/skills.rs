@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use twinflow_views::{Datum, Row, RowUpdate, ViewId};
 
 use super::assemble::{accumulate, field_sums, Fact};
-use super::staffing::StaffingRow;
-use super::{rows, LiveCompanies};
+use super::{id, rows, IntColumns, LiveCompanies};
 use crate::records::{Id, JobRec, LinkRec, SkillLevelRec, SkillLinkRec, SkillRec, Status, TaskRec};
 use crate::Time;
 
@@ -44,11 +43,11 @@ pub struct SkillInputs<'s> {
     pub skill_levels: VecCollection<'s, Time, SkillLevelRec>,
 }
 
-/// `skill_coverage`, as served rows (`staffing`: the staffing rows as differences).
+/// `skill_coverage`, as served rows (`staffing`: the served staffing rows as differences).
 pub fn skill_coverage<'s>(
     live: &LiveCompanies<'s>,
     inputs: SkillInputs<'s>,
-    staffing: VecCollection<'s, Time, (Id, StaffingRow)>,
+    staffing: VecCollection<'s, Time, (Id, Row)>,
 ) -> VecCollection<'s, Time, (ViewId, RowUpdate)> {
     let SkillInputs {
         jobs,
@@ -108,8 +107,12 @@ pub fn skill_coverage<'s>(
     let covered_demand = demand.clone().semijoin(covered);
 
     // Supply: job_skill rows of live jobs, with the job's active people.
+    let columns = IntColumns::of(ViewId::Staffing, ["company_id", "filled"]);
     let supply = job_skills.map(|js| (js.owner_id, js.skill_id)).join_map(
-        staffing.map(|(job, s)| (job, (s.job.company_id, s.filled))),
+        staffing.map(move |(job, row)| {
+            let [company, filled] = columns.read(&row);
+            (job, (id(company), filled))
+        }),
         |_, &skill, &(company, filled)| {
             let sums = CoverageSums {
                 jobs: 1,
@@ -169,5 +172,5 @@ pub fn skill_coverage<'s>(
             ])
         },
     );
-    rows(coverage, |_| ViewId::SkillCoverage, |row: Row| row)
+    rows(coverage, |_| ViewId::SkillCoverage)
 }

@@ -8,7 +8,7 @@ use twinflow_views::{Datum, Row, RowUpdate, Text, ViewId};
 
 use super::assemble::{accumulate, assemble, deltas, facts, field_sums};
 use super::reduce::Changes;
-use super::{rows, LiveCompanies};
+use super::{id, rows, IntColumns, LiveCompanies};
 use crate::records::{FunctionRec, Id, JobLevelRec, JobRec, Status};
 use crate::Time;
 
@@ -21,52 +21,14 @@ enum JobChild {
     Leave,
 }
 
-/// One row of `staffing`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct StaffingRow {
-    pub job: JobRec,
-    pub function_name: Option<Text>,
-    pub job_level: Option<Text>,
-    pub filled: i64,
-    pub on_leave: i64,
-}
-
-impl StaffingRow {
-    fn vacancies(&self) -> i64 {
-        (self.job.headcount - self.filled).max(0)
-    }
-
-    fn overstaffed(&self) -> i64 {
-        (self.filled - self.job.headcount).max(0)
-    }
-
-    /// The served row, in the catalog's column order.
-    pub fn to_row(&self) -> Row {
-        let j = &self.job;
-        Arc::from([
-            Datum::Int(j.company_id.into()),
-            Datum::Int(j.function_id.into()),
-            self.function_name.clone().into(),
-            Datum::Int(j.id.into()),
-            j.title.clone().into(),
-            self.job_level.clone().into(),
-            Datum::Int(j.headcount),
-            Datum::Int(self.filled),
-            Datum::Int(self.on_leave),
-            Datum::Int(self.vacancies()),
-            Datum::Int(self.overstaffed()),
-        ])
-    }
-}
-
-/// `staffing`: one row per job of a live company, keyed by job id.
+/// `staffing`: one served row per job of a live company, keyed by job id.
 pub fn staffing<'s>(
     live: &LiveCompanies<'s>,
     jobs: VecCollection<'s, Time, JobRec>,
     functions: VecCollection<'s, Time, FunctionRec>,
     job_levels: VecCollection<'s, Time, JobLevelRec>,
     memberships: VecCollection<'s, Time, (Id, Status)>,
-) -> Changes<'s, Id, StaffingRow> {
+) -> Changes<'s, Id, Row> {
     let live_jobs = live
         .restrict(jobs.map(|j| (j.company_id, j)))
         .map(|j| (j.id, j));
@@ -89,22 +51,28 @@ pub fn staffing<'s>(
     });
     let children = function_names.concat(level_names).concat(people_in_jobs);
     assemble("staffing", live_jobs, children, |_, job, children| {
-        let mut row = StaffingRow {
-            job: job.clone(),
-            function_name: None,
-            job_level: None,
-            filled: 0,
-            on_leave: 0,
-        };
+        let (mut function_name, mut job_level, mut filled, mut on_leave) = (None, None, 0, 0);
         for (child, count) in children.iter() {
             match child {
-                JobChild::FunctionName(name) => row.function_name = Some(name.clone()),
-                JobChild::LevelName(name) => row.job_level = Some(name.clone()),
-                JobChild::Active => row.filled += count as i64,
-                JobChild::Leave => row.on_leave += count as i64,
+                JobChild::FunctionName(name) => function_name = Some(name.clone()),
+                JobChild::LevelName(name) => job_level = Some(name.clone()),
+                JobChild::Active => filled += count as i64,
+                JobChild::Leave => on_leave += count as i64,
             }
         }
-        row
+        Arc::from([
+            Datum::Int(job.company_id.into()),
+            Datum::Int(job.function_id.into()),
+            function_name.into(),
+            Datum::Int(job.id.into()),
+            job.title.clone().into(),
+            job_level.into(),
+            Datum::Int(job.headcount),
+            Datum::Int(filled),
+            Datum::Int(on_leave),
+            Datum::Int((job.headcount - filled).max(0)),
+            Datum::Int((filled - job.headcount).max(0)),
+        ])
     })
 }
 
@@ -132,21 +100,33 @@ field_sums!(JobSums {
 pub fn staffing_by_function<'s>(
     live: &LiveCompanies<'s>,
     functions: VecCollection<'s, Time, FunctionRec>,
-    staffing: Changes<'s, Id, StaffingRow>,
+    staffing: Changes<'s, Id, Row>,
 ) -> VecCollection<'s, Time, (ViewId, RowUpdate)> {
     let live_functions = live
         .restrict(functions.map(|f| (f.company_id, f)))
         .map(|f| (f.id, f));
-    let jobs = deltas(staffing, |s: &StaffingRow| {
+    let columns = IntColumns::of(
+        ViewId::Staffing,
+        [
+            "function_id",
+            "planned",
+            "filled",
+            "on_leave",
+            "vacancies",
+            "overstaffed",
+        ],
+    );
+    let jobs = deltas(staffing, move |row: &Row| {
+        let [function_id, planned, filled, on_leave, vacancies, overstaffed] = columns.read(row);
         let sums = JobSums {
             jobs: 1,
-            planned: s.job.headcount,
-            filled: s.filled,
-            on_leave: s.on_leave,
-            vacancies: s.vacancies(),
-            overstaffed: s.overstaffed(),
+            planned,
+            filled,
+            on_leave,
+            vacancies,
+            overstaffed,
         };
-        [(s.job.function_id, sums)]
+        [(id(function_id), sums)]
     });
     let by_function = accumulate(
         "staffing_by_function",
@@ -167,5 +147,5 @@ pub fn staffing_by_function<'s>(
             ])
         },
     );
-    rows(by_function, |_| ViewId::StaffingByFunction, |row: Row| row)
+    rows(by_function, |_| ViewId::StaffingByFunction)
 }
