@@ -7,13 +7,19 @@
 //! depends on how many *distinct* children a parent has, not on how many people there are.
 //! [`accumulate`] is for children that only add up ([`Sums`]): it keeps their total alone, so
 //! each child update costs one addition, and [`deltas`] turns a reduce's changes into such
-//! children of the next level — one difference per changed row, none where nothing adds up
-//! differently.
+//! children of the next level — one difference per key a timestamp changes, none where nothing
+//! adds up differently.
 
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use differential_dataflow::collection::AsCollection;
 use differential_dataflow::{Data, ExchangeData, VecCollection};
 use serde::{Deserialize, Serialize};
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
 
-use super::reduce::{reduce_groups, reduce_total, update, Change, Changes, Group};
+use super::reduce::{reduce_groups, reduce_total, update, Change, Changes, FastHash, Group};
 use crate::Time;
 
 /// A value fed to an assembling reduce: the parent's own record, or one child's contribution.
@@ -58,7 +64,7 @@ pub fn assemble<'s, K, P, C, O>(
     build: impl Fn(&K, &P, Children<'_, P, C>) -> O + 'static,
 ) -> Changes<'s, K, O>
 where
-    K: ExchangeData + std::hash::Hash,
+    K: ExchangeData + Hash,
     P: ExchangeData,
     C: ExchangeData,
     O: ExchangeData,
@@ -132,7 +138,7 @@ pub fn accumulate<'s, K, P, S, O>(
     build: impl Fn(&K, &P, &S) -> O + 'static,
 ) -> Changes<'s, K, O>
 where
-    K: ExchangeData + std::hash::Hash,
+    K: ExchangeData + Hash,
     P: ExchangeData,
     S: ExchangeData + Sums,
     O: ExchangeData,
@@ -144,8 +150,13 @@ where
 }
 
 /// What each changed row of `changes` adds to the keys `contributions` names (a row may add to
-/// several), as children for [`accumulate`]: per key, the new row's contribution less the old
-/// one's, and nothing where they are equal.
+/// several), as children for [`accumulate`]: per key and timestamp, the new rows' contributions
+/// less the old ones', and nothing where they cancel out.
+///
+/// The differences are combined per key before they leave: a timestamp that changes many rows
+/// under one key (a snapshot's desks of one floor, a move within a building) sends that key one
+/// difference, not one per row, so the next reduce receives and the exchange carries as many
+/// updates as there are distinct keys. Sums only add up, so combining them is exact.
 pub fn deltas<'s, K, O, K2, S, I>(
     changes: Changes<'s, K, O>,
     contributions: impl Fn(&O) -> I + 'static,
@@ -153,23 +164,34 @@ pub fn deltas<'s, K, O, K2, S, I>(
 where
     K: Data,
     O: Data,
-    K2: Data,
+    K2: Data + Hash,
     S: Data + Sums,
     I: IntoIterator<Item = (K2, S)>,
 {
-    changes.flat_map(move |(_, Change { old, new })| {
-        let mut delta: Vec<(K2, S)> = new.iter().flat_map(&contributions).collect();
-        for (key, sums) in old.iter().flat_map(&contributions) {
-            match delta.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, total)) => total.add(&sums, -1),
-                None => {
-                    let mut negated = S::default();
-                    negated.add(&sums, -1);
-                    delta.push((key, negated));
-                }
+    changes
+        .inner
+        .unary(Pipeline, "Deltas", |_, _| {
+            let mut combined: HashMap<(K2, Time), S, FastHash> = HashMap::default();
+            move |input, output| {
+                input.for_each_stamp(|capability, containers| {
+                    for container in containers {
+                        for ((_, Change { old, new }), time, diff) in container.drain(..) {
+                            let rows = new.iter().map(|row| (row, diff));
+                            for (row, times) in rows.chain(old.iter().map(|row| (row, -diff))) {
+                                for (key, sums) in contributions(row) {
+                                    combined.entry((key, time)).or_default().add(&sums, times);
+                                }
+                            }
+                        }
+                    }
+                    let mut session = output.session(&capability);
+                    for ((key, time), sums) in combined.drain() {
+                        if sums != S::default() {
+                            session.give(((key, sums), time, 1));
+                        }
+                    }
+                });
             }
-        }
-        delta.retain(|(_, sums)| *sums != S::default());
-        delta
-    })
+        })
+        .as_collection()
 }

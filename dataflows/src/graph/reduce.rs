@@ -30,7 +30,8 @@ use timely::dataflow::operators::Capability;
 
 use crate::Time;
 
-type FastHash = foldhash::fast::RandomState;
+/// The hasher of the operators' own maps: fast, and seeded per map.
+pub(super) type FastHash = foldhash::fast::RandomState;
 
 /// Applies `diff` to `value`'s count among one key's `values` (sorted, none with a zero count).
 pub(super) fn update<V: Ord>(values: &mut Vec<(V, isize)>, value: V, diff: isize) {
