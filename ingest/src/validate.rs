@@ -100,7 +100,11 @@ fn fits(ty: SqlType, value: &Value) -> bool {
     match (ty, value) {
         (SqlType::Int, Value::Int(i)) => i32::try_from(*i).is_ok(),
         (SqlType::TinyBool, Value::Int(i)) => (-128..=127).contains(i),
-        (SqlType::Varchar(n), Value::Text(s)) => s.chars().count() <= n as usize,
+        // VARCHAR(n) counts characters; a text of at most n bytes has at most n of them, so
+        // only longer ones are counted.
+        (SqlType::Varchar(n), Value::Text(s)) => {
+            s.len() <= n as usize || s.chars().count() <= n as usize
+        }
         (SqlType::Text, Value::Text(s)) => s.len() <= 65_535,
         (SqlType::Enum(allowed), Value::Text(s)) => allowed.contains(&&**s),
         (SqlType::Decimal(precision, scale), Value::Decimal { mantissa, scale: s }) => {
@@ -150,6 +154,23 @@ mod tests {
             check_row(TableId::Room, &r[..3]),
             Err(RowError::Arity { .. })
         ));
+    }
+
+    #[test]
+    fn varchar_lengths_count_characters_not_bytes() {
+        let name = |text: String| {
+            let mut r = room("lab");
+            r[2] = Value::text(&text);
+            check_row(TableId::Room, &r)
+        };
+        let limit = 255; // twin_infra.room.name is VARCHAR(255)
+        assert_eq!(
+            name("é".repeat(limit)),
+            Ok(()),
+            "{limit} characters, twice as many bytes"
+        );
+        assert!(name("é".repeat(limit + 1)).is_err());
+        assert!(name("e".repeat(limit + 1)).is_err());
     }
 
     #[test]
