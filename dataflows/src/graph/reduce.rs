@@ -30,7 +30,7 @@ use timely::dataflow::operators::Capability;
 
 use crate::Time;
 
-/// The hasher of the operators' own maps: fast, and seeded per map.
+/// The hasher of the operators' own maps (foldhash: fast, randomly seeded).
 pub(super) type FastHash = foldhash::fast::RandomState;
 
 /// Applies `diff` to `value`'s count among one key's `values` (sorted, none with a zero count).
