@@ -4,20 +4,23 @@
 //! with the `as_of` it takes effect at; a reader at any `as_of` still held somewhere sees
 //! exactly the rows of that `as_of`, while later versions land beside it. Nothing is copied on
 //! write: a commit costs one map update per changed key, whatever the size of the view. The
-//! version a write replaces moves to a small side map, where readers at earlier `as_of`s find
-//! it, until no held `as_of` can see it any more and [`VersionedRows::collect`] drops it.
+//! versions a commit replaces are kept together, in key order, in one list per commit, where
+//! readers at earlier `as_of`s find them by binary search, until no held `as_of` can see them
+//! any more and [`VersionedRows::collect`] drops the whole list. Almost always the only reader
+//! below a commit is the snapshot it replaces, let go right after it, so a replaced version
+//! costs an append and a sequential drop rather than an insert into and a removal from a
+//! map of its own.
 //!
 //! Keys are found through a hash map (a commit's updates are point writes) and ordered by a
 //! separate set that changes only when a key comes or goes (scans and paging). Both sit behind
 //! one lock, but nobody holds it for long: a commit takes it once per view, and a reader takes
 //! it for at most [`SCAN_CHUNK`] keys at a time.
 
+use std::cmp::Ordering;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-
-use smallvec::SmallVec;
 
 use crate::datum::{Key, Row};
 
@@ -34,20 +37,22 @@ struct Version {
     row: Option<Row>,
 }
 
-/// A key's row from `since` until `until` (exclusive), when a later version replaced it.
-struct OldVersion {
-    since: u64,
+/// The versions one commit replaced and the keys it deleted.
+struct Replaced {
+    /// The commit's `as_of`: each of `versions` was the key's row until then.
     until: u64,
-    row: Option<Row>,
+    /// The replaced versions, each key at most once, in [`by_view_key`] order.
+    versions: Vec<(StoreKey, Version)>,
+    /// Keys the commit deleted: once no reader is below `until`, they leave the map and the
+    /// order (unless written again since).
+    deleted: Vec<StoreKey>,
 }
 
-/// What [`VersionedRows::collect`] has to look at, in the order of the writes that caused it.
-struct Superseded {
-    /// The `as_of` of the write.
-    at: u64,
-    key: StoreKey,
-    /// The write deleted the key: once no reader is below `at`, the key itself goes.
-    deleted: bool,
+/// The order of [`Replaced::versions`]: by view key, then tenant. A commit's writes come in
+/// view-key order (a key that changes tenant writes both of its places together), so the list
+/// is in order as it is built.
+fn by_view_key(a: &StoreKey, b: &StoreKey) -> Ordering {
+    a.1.cmp(&b.1).then(a.0.cmp(&b.0))
 }
 
 type Map<V> = HashMap<StoreKey, V, foldhash::fast::RandomState>;
@@ -56,13 +61,10 @@ type Map<V> = HashMap<StoreKey, V, foldhash::fast::RandomState>;
 struct Inner {
     /// Every key's latest version (also a deletion, until it is collected).
     latest: Map<Version>,
-    /// The versions the latest ones replaced, oldest first, while a reader may still see them.
-    /// Few keys have any, so this map stays small (and in cache), and collecting does not touch
-    /// `latest` for a key that was updated rather than deleted.
-    older: Map<SmallVec<[OldVersion; 1]>>,
     /// The keys of `latest`, in order.
     order: BTreeSet<StoreKey>,
-    superseded: VecDeque<Superseded>,
+    /// What each commit replaced, oldest first, while a reader may still see it.
+    replaced: VecDeque<Replaced>,
 }
 
 impl Inner {
@@ -72,12 +74,21 @@ impl Inner {
         if latest.since <= as_of {
             return latest.row.as_ref();
         }
-        self.older
-            .get(key)?
-            .iter()
-            .rev()
-            .find(|v| v.since <= as_of)
-            .and_then(|v| v.row.as_ref())
+        // The key's row at `as_of` is the version the first commit after it replaced; if that
+        // version began after `as_of` too, the key had no row then.
+        let after = self.replaced.partition_point(|r| r.until <= as_of);
+        self.replaced.range(after..).find_map(|commit| {
+            let at = commit
+                .versions
+                .binary_search_by(|(k, _)| by_view_key(k, key))
+                .ok()?;
+            let version = &commit.versions[at].1;
+            Some(
+                (version.since <= as_of)
+                    .then_some(version.row.as_ref())
+                    .flatten(),
+            )
+        })?
     }
 }
 
@@ -102,15 +113,16 @@ impl VersionedRows {
         let mut inner = self.write();
         let Inner {
             latest,
-            older,
             order,
-            superseded,
+            replaced,
         } = &mut *inner;
+        let mut versions = Vec::new();
+        let mut deleted = Vec::new();
         for (key, row) in writes {
-            let deleted = row.is_none();
+            let deletes = row.is_none();
             match latest.entry(key) {
                 Entry::Vacant(entry) => {
-                    if deleted {
+                    if deletes {
                         continue; // absent before, absent now
                     }
                     order.insert(entry.key().clone());
@@ -121,61 +133,69 @@ impl VersionedRows {
                     if version.since == as_of {
                         version.row = row;
                     } else {
-                        let replaced = std::mem::replace(version, Version { since: as_of, row });
-                        older
-                            .entry(entry.key().clone())
-                            .or_default()
-                            .push(OldVersion {
-                                since: replaced.since,
-                                until: as_of,
-                                row: replaced.row,
-                            });
+                        let old = std::mem::replace(version, Version { since: as_of, row });
+                        versions.push((entry.key().clone(), old));
                     }
-                    superseded.push_back(Superseded {
-                        at: as_of,
-                        key: entry.key().clone(),
-                        deleted,
-                    });
+                    if deletes {
+                        deleted.push(entry.key().clone());
+                    }
                 }
             }
         }
+        if versions.is_empty() && deleted.is_empty() {
+            return;
+        }
+        if !versions.is_sorted_by(|(a, _), (b, _)| by_view_key(a, b).is_le()) {
+            versions.sort_by(|(a, _), (b, _)| by_view_key(a, b));
+        }
+        replaced.push_back(Replaced {
+            until: as_of,
+            versions,
+            deleted,
+        });
     }
 
     /// Drops the versions no reader at `horizon` or later can see: every version replaced by
     /// then, and keys deleted by then. No reader may hold an `as_of` below `horizon` afterwards.
     pub fn collect(&self, horizon: u64) {
-        let ready = |inner: &Inner| inner.superseded.front().is_some_and(|s| s.at <= horizon);
+        let ready = |inner: &Inner| inner.replaced.front().is_some_and(|r| r.until <= horizon);
         if !ready(&self.read()) {
             return;
         }
         let mut unseen = Vec::new();
         let mut inner = self.write();
         while ready(&inner) {
-            let Some(Superseded { key, deleted, .. }) = inner.superseded.pop_front() else {
+            let Some(Replaced {
+                versions, deleted, ..
+            }) = inner.replaced.pop_front()
+            else {
                 break;
             };
-            if let Some(versions) = inner.older.get_mut(&key) {
-                let gone = versions.iter().take_while(|v| v.until <= horizon).count();
-                unseen.extend(versions.drain(..gone).filter_map(|v| v.row));
-                if versions.is_empty() {
-                    inner.older.remove(&key);
-                }
-            }
+            unseen.push(versions);
             let unseen_deletion = |v: &Version| v.row.is_none() && v.since <= horizon;
-            if deleted && inner.latest.get(&key).is_some_and(unseen_deletion) {
-                inner.latest.remove(&key);
-                inner.order.remove(&key);
+            for key in deleted {
+                if inner.latest.get(&key).is_some_and(unseen_deletion) {
+                    inner.latest.remove(&key);
+                    inner.order.remove(&key);
+                }
             }
         }
         drop(inner);
-        drop_rows(unseen);
+        for versions in unseen {
+            drop_rows(versions);
+        }
     }
 
-    /// Versions held: each key's latest (deletions included) and the older ones kept.
+    /// Versions held: each key's latest (deletions included) and the replaced ones kept.
     #[cfg(test)]
     pub fn versions_held(&self) -> usize {
         let inner = self.read();
-        inner.latest.len() + inner.older.values().map(|v| v.len()).sum::<usize>()
+        inner.latest.len()
+            + inner
+                .replaced
+                .iter()
+                .map(|r| r.versions.len())
+                .sum::<usize>()
     }
 
     /// The rows at `as_of` with keys in `range` for which `keep` holds, in key order. `as_of`
@@ -259,24 +279,30 @@ impl<F: Fn(&Row) -> bool> Iterator for Scan<'_, F> {
 /// How many rows ahead of the one being dropped [`drop_rows`] prefetches.
 const PREFETCH_AHEAD: usize = 8;
 
-/// Drops `rows`, outside any lock. The rows were written long ago and their reference counts
-/// are no longer in cache; each decrement is a locked instruction, which waits for its cache
-/// miss before the next can start. Prefetching the counts a few rows ahead lets those misses
-/// overlap instead.
-fn drop_rows(mut rows: Vec<Row>) {
-    // From the end, so that each row leaves the vector as it is dropped.
-    for ahead in rows.iter().rev().take(PREFETCH_AHEAD) {
-        prefetch(ahead);
+/// Drops replaced `versions`, outside any lock. Their rows were written long ago and their
+/// reference counts are no longer in cache; each decrement is a locked instruction, which waits
+/// for its cache miss before the next can start. Prefetching the counts a few versions ahead
+/// lets those misses overlap instead.
+fn drop_rows(mut versions: Vec<(StoreKey, Version)>) {
+    fn row(versions: &[(StoreKey, Version)], at: usize) -> Option<&Row> {
+        versions.get(at)?.1.row.as_ref()
     }
-    while let Some(row) = rows.pop() {
-        if let Some(ahead) = rows
+    // From the end, so that each version leaves the vector as it is dropped.
+    let len = versions.len();
+    for at in len.saturating_sub(PREFETCH_AHEAD)..len {
+        if let Some(ahead) = row(&versions, at) {
+            prefetch(ahead);
+        }
+    }
+    while let Some(version) = versions.pop() {
+        if let Some(ahead) = versions
             .len()
             .checked_sub(PREFETCH_AHEAD)
-            .and_then(|at| rows.get(at))
+            .and_then(|at| row(&versions, at))
         {
             prefetch(ahead);
         }
-        drop(row);
+        drop(version);
     }
 }
 
