@@ -230,7 +230,7 @@ fn int(row: &[Value], i: usize) -> Option<i64> {
 }
 
 fn text(row: &[Value], i: usize) -> Option<Text> {
-    row.get(i)?.as_text().map(|s| Text::from(&**s))
+    row.get(i)?.as_text().cloned()
 }
 
 fn float(row: &[Value], i: usize) -> Option<Float> {

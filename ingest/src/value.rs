@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
 
+use arcstr::ArcStr;
 use serde::{Deserialize, Serialize};
 
 /// One SQL value, typed as the catalog's column types need it.
@@ -25,8 +26,10 @@ pub enum Value {
         /// Digits after the decimal point.
         scale: u8,
     },
-    /// Character data (`VARCHAR`, `CHAR`, `TEXT`, `ENUM`).
-    Text(Arc<str>),
+    /// Character data (`VARCHAR`, `CHAR`, `TEXT`, `ENUM`). An `ArcStr`: one pointer, so a
+    /// value takes two words; text shared by many rows (an enum label, a source's fixed
+    /// vocabulary) can be a static one, whose clones and drops touch no reference count.
+    Text(ArcStr),
     /// `DATETIME(3)`: milliseconds since the Unix epoch (UTC, as the server stores it).
     DateTimeMillis(i64),
     /// `DATE`: days since the Unix epoch.
@@ -36,7 +39,7 @@ pub enum Value {
 impl Value {
     /// A text value.
     pub fn text(s: &str) -> Value {
-        Value::Text(Arc::from(s))
+        Value::Text(ArcStr::from(s))
     }
 
     /// The integer, if this is an integer.
@@ -48,7 +51,7 @@ impl Value {
     }
 
     /// The text, if this is text.
-    pub fn as_text(&self) -> Option<&Arc<str>> {
+    pub fn as_text(&self) -> Option<&ArcStr> {
         match self {
             Value::Text(s) => Some(s),
             _ => None,
@@ -160,6 +163,9 @@ impl fmt::Display for Value {
         }
     }
 }
+
+// Row images are what every change carries: a value takes two words.
+const _: () = assert!(std::mem::size_of::<Value>() == 16);
 
 /// A row image: the values of one table row, in the catalog's column order.
 pub type Row = Arc<[Value]>;

@@ -3,8 +3,8 @@
 //! formatting.
 
 use std::fmt::{self, Write};
-use std::sync::Arc;
 
+use arcstr::ArcStr;
 use twinflow_ingest::{TableId, Value};
 
 use super::vocab::Vocab;
@@ -57,14 +57,14 @@ pub(crate) fn mix(mut x: u64) -> u64 {
 pub(crate) struct RowCx {
     seed: u64,
     /// The shared vocabulary.
-    pub(crate) words: Vocab,
+    pub(crate) words: &'static Vocab,
 }
 
 impl RowCx {
     pub(crate) fn new(seed: u64) -> Self {
         RowCx {
             seed,
-            words: Vocab::new(),
+            words: Vocab::shared(),
         }
     }
 
@@ -137,10 +137,10 @@ pub(crate) fn text_fmt(args: fmt::Arguments<'_>) -> Value {
     };
     match buf.write_fmt(args) {
         Ok(()) => match std::str::from_utf8(&buf.bytes[..buf.len]) {
-            Ok(s) => Value::Text(Arc::from(s)),
-            Err(_) => Value::Text(Arc::from(args.to_string())),
+            Ok(s) => Value::Text(ArcStr::from(s)),
+            Err(_) => Value::Text(ArcStr::from(args.to_string())),
         },
-        Err(_) => Value::Text(Arc::from(args.to_string())),
+        Err(_) => Value::Text(ArcStr::from(args.to_string())),
     }
 }
 
@@ -168,10 +168,10 @@ pub(crate) fn join_text(parts: &[&str]) -> Value {
     };
     if parts.iter().all(|p| buf.write_str(p).is_ok()) {
         if let Ok(s) = std::str::from_utf8(&buf.bytes[..buf.len]) {
-            return Value::Text(Arc::from(s));
+            return Value::Text(ArcStr::from(s));
         }
     }
-    Value::Text(Arc::from(parts.concat()))
+    Value::Text(ArcStr::from(parts.concat()))
 }
 
 /// `format!` into a [`Value::Text`].

@@ -1,24 +1,34 @@
 //! The shared vocabulary: repeated text (names, statuses, kinds, categories) allocated once per
-//! generator as `Arc<str>` and shared by every row that uses it.
+//! process as static text and shared by every row that uses it.
 
-use std::sync::Arc;
+use std::sync::LazyLock;
 
+use arcstr::ArcStr;
 use twinflow_ingest::Value;
+
+/// A text that lives as long as the process. Its clones and drops touch no reference count: the
+/// vocabulary is in most rows a generator makes, and those rows are dropped on other threads,
+/// so a counted word's count would be one cache line written by every thread for every row.
+fn static_text(s: &str) -> ArcStr {
+    let text = ArcStr::from(s);
+    text.leak();
+    text
+}
 
 /// A list of words shared by every row that uses one of them.
 #[derive(Debug)]
-pub(crate) struct Words(Box<[Arc<str>]>);
+pub(crate) struct Words(Box<[ArcStr]>);
 
 impl Words {
     fn new(words: &[&str]) -> Self {
-        Words(words.iter().map(|w| Arc::from(*w)).collect())
+        Words(words.iter().map(|w| static_text(w)).collect())
     }
 
     fn lower(words: &[&str]) -> Self {
         Words(
             words
                 .iter()
-                .map(|w| Arc::from(w.to_ascii_lowercase()))
+                .map(|w| static_text(&w.to_ascii_lowercase()))
                 .collect(),
         )
     }
@@ -38,7 +48,7 @@ impl Words {
         self.arc(i).map_or(Value::Null, |s| Value::Text(s.clone()))
     }
 
-    fn arc(&self, i: u64) -> Option<&Arc<str>> {
+    fn arc(&self, i: u64) -> Option<&ArcStr> {
         let n = self.0.len() as u64;
         if n == 0 {
             return None;
@@ -123,7 +133,7 @@ const LAST_NAMES: &[&str] = &[
     "Sato",
 ];
 
-/// The shared vocabulary of one generator.
+/// The vocabulary every generator shares.
 #[derive(Debug)]
 pub(crate) struct Vocab {
     pub(crate) first_names: Words,
@@ -172,8 +182,16 @@ pub(crate) const ROOM_KIND_COUNT: u8 = 5;
 /// Number of regular skill levels (ids 1..=5, levels 1..=5).
 pub(crate) const REGULAR_SKILL_LEVELS: u32 = 5;
 
+/// The vocabulary, built once per process.
+static SHARED: LazyLock<Vocab> = LazyLock::new(Vocab::new);
+
 impl Vocab {
-    pub(crate) fn new() -> Self {
+    /// The vocabulary every generator shares.
+    pub(crate) fn shared() -> &'static Vocab {
+        &SHARED
+    }
+
+    fn new() -> Self {
         Vocab {
             first_names: Words::new(FIRST_NAMES),
             first_lower: Words::lower(FIRST_NAMES),
@@ -366,11 +384,11 @@ impl Vocab {
                 "Reviewed yearly.",
                 "See the internal wiki for details.",
             ]),
-            password_hash: Value::text(
+            password_hash: Value::Text(static_text(
                 "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
-            ),
-            import_error: Value::text("row 42: unknown column 'badge_id'"),
-            utc: Value::text("UTC"),
+            )),
+            import_error: Value::Text(static_text("row 42: unknown column 'badge_id'")),
+            utc: Value::Text(static_text("UTC")),
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+
+use arcstr::ArcStr;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -242,8 +244,8 @@ fn map_table(source: &Source, tme: &TableMapEvent<'_>) -> Option<Arc<TableReader
                         labels
                             .values()
                             .iter()
-                            .map(|l| Arc::from(l.value().as_ref()))
-                            .collect::<Arc<[Arc<str>]>>()
+                            .map(|l| ArcStr::from(l.value().as_ref()))
+                            .collect::<Arc<[ArcStr]>>()
                     })
                     .collect();
             }

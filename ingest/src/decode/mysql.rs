@@ -7,6 +7,8 @@
 use std::io;
 use std::sync::Arc;
 
+use arcstr::ArcStr;
+
 use mysql_common::binlog::events::{OptionalMetadataField, RowsEventData, TableMapEvent};
 use mysql_common::binlog::value::BinlogValue;
 use mysql_common::constants::ColumnType;
@@ -27,7 +29,7 @@ pub struct ColumnMapping {
     source_index: Vec<usize>,
     /// For each catalog column, the labels of its ENUM as the source declares them, when the
     /// source sends enum values as indexes (the binlog does).
-    enum_labels: Vec<Option<Arc<[Arc<str>]>>>,
+    enum_labels: Vec<Option<Arc<[ArcStr]>>>,
 }
 
 impl ColumnMapping {
@@ -71,7 +73,7 @@ impl ColumnMapping {
 
     /// Declares the labels of the ENUM in the source's column `source_column` (1-based indexes
     /// in the source's values refer to them).
-    pub fn set_enum_labels(&mut self, source_column: usize, labels: Arc<[Arc<str>]>) {
+    pub fn set_enum_labels(&mut self, source_column: usize, labels: Arc<[ArcStr]>) {
         if let Some(catalog_column) = self.source_index.iter().position(|&i| i == source_column) {
             self.enum_labels[catalog_column] = Some(labels);
         }
@@ -229,7 +231,7 @@ pub fn decode_value(
     table: TableId,
     column: &ColumnSchema,
     value: &MyValue,
-    enum_labels: Option<&[Arc<str>]>,
+    enum_labels: Option<&[ArcStr]>,
 ) -> Result<Value, DecodeError> {
     let decoded = match (column.ty, value) {
         (_, MyValue::NULL) => Some(Value::Null),
@@ -280,7 +282,7 @@ fn utf8(bytes: &[u8]) -> Option<&str> {
 }
 
 /// An ENUM's 1-based index as its label; 0 is MySQL's "invalid value" and has none.
-fn enum_label(index: i64, source: Option<&[Arc<str>]>, catalog: &[&str]) -> Option<Value> {
+fn enum_label(index: i64, source: Option<&[ArcStr]>, catalog: &[&str]) -> Option<Value> {
     let slot = usize::try_from(index).ok()?.checked_sub(1)?;
     match source {
         Some(labels) => labels.get(slot).map(|l| Value::Text(l.clone())),
@@ -339,7 +341,7 @@ mod tests {
             .iter()
             .find(|c| c.name == "status")
             .expect("people.status");
-        let labels: Arc<[Arc<str>]> = vec![Arc::from("x"), Arc::from("y")].into();
+        let labels: Arc<[ArcStr]> = vec![ArcStr::from("x"), ArcStr::from("y")].into();
         let v = decode_value(TableId::People, status, &MyValue::Int(2), Some(&labels));
         assert_eq!(v, Ok(Value::text("y")));
         let SqlType::Enum(catalog) = status.ty else {
