@@ -49,8 +49,8 @@ struct Replaced {
 }
 
 /// The order of [`Replaced::versions`]: by view key, then tenant. A commit's writes come in
-/// view-key order (a key that changes tenant writes both of its places together), so the list
-/// is in order as it is built.
+/// view-key order, so the list is in order as it is built, unless a key that changed tenant
+/// wrote its two places in descending tenant order (then [`VersionedRows::record`] sorts it).
 fn by_view_key(a: &StoreKey, b: &StoreKey) -> Ordering {
     a.1.cmp(&b.1).then(a.0.cmp(&b.0))
 }
