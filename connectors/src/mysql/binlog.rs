@@ -3,10 +3,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-
-use arcstr::ArcStr;
 use std::time::{Duration, Instant};
 
+use arcstr::ArcStr;
 use futures_util::StreamExt;
 use mysql_async::binlog::events::{EventData, OptionalMetadataField, RowsEventData, TableMapEvent};
 use mysql_async::prelude::Queryable;

@@ -8,7 +8,6 @@ use std::io;
 use std::sync::Arc;
 
 use arcstr::ArcStr;
-
 use mysql_common::binlog::events::{OptionalMetadataField, RowsEventData, TableMapEvent};
 use mysql_common::binlog::value::BinlogValue;
 use mysql_common::constants::ColumnType;
