@@ -83,11 +83,11 @@ impl Inner {
                 .binary_search_by(|(k, _)| by_view_key(k, key))
                 .ok()?;
             let version = &commit.versions[at].1;
-            Some(
-                (version.since <= as_of)
-                    .then_some(version.row.as_ref())
-                    .flatten(),
-            )
+            Some(if version.since <= as_of {
+                version.row.as_ref()
+            } else {
+                None
+            })
         })?
     }
 }
