@@ -131,7 +131,7 @@ pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (Vi
             skills,
             skill_levels,
         },
-        reduce::diffs(staffing.clone()),
+        staffing.clone(),
     );
 
     rows(staffing, |_| ViewId::Staffing)

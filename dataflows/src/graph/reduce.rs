@@ -13,19 +13,18 @@
 //! state: it costs a pointer per key, and saves building every changed row twice.
 //!
 //! Emitting the pair, rather than a retraction and an insertion, is what lets the served state
-//! apply a view's changes key by key without first consolidating them: [`diffs`] turns the
-//! pairs back into differences for the operators downstream.
+//! apply a view's changes key by key without first consolidating them; the operators that add
+//! up a view's rows read each pair as its difference (`assemble::deltas`).
 
 use std::collections::{BTreeMap, HashMap};
 
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::consolidation::consolidate;
 use differential_dataflow::hashable::Hashable;
-use differential_dataflow::{Data, ExchangeData, VecCollection};
+use differential_dataflow::{ExchangeData, VecCollection};
 use serde::{Deserialize, Serialize};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::Capability;
 
 use crate::Time;
@@ -109,18 +108,6 @@ pub struct Change<O> {
 
 /// The changes of a [`reduce_total`]: every changed key once per timestamp, with diff 1.
 pub type Changes<'s, K, O> = VecCollection<'s, Time, (K, Change<O>)>;
-
-/// The changes as differences: each old output retracted, each new one inserted.
-pub fn diffs<'s, K: Data, O: Data>(changes: Changes<'s, K, O>) -> VecCollection<'s, Time, (K, O)> {
-    changes
-        .inner
-        .flat_map(|((key, Change { old, new }), time, diff)| {
-            let retracted = old.map(|old| ((key.clone(), old), time, -diff));
-            let inserted = new.map(|new| ((key, new), time, diff));
-            retracted.into_iter().chain(inserted)
-        })
-        .as_collection()
-}
 
 /// For every key, the output `logic` computes from the key's current values (each distinct
 /// value once, with its multiplicity; never an empty list), or no row where it returns `None`;

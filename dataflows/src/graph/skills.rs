@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
+use differential_dataflow::collection::AsCollection;
 use differential_dataflow::operators::ThresholdTotal;
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
+use timely::dataflow::operators::vec::Map;
 use twinflow_views::{Datum, Row, RowUpdate, ViewId};
 
-use super::assemble::{accumulate, field_sums, Fact};
+use super::assemble::{accumulate, deltas, field_sums, Fact, Sums};
+use super::reduce::Changes;
 use super::{id, rows, IntColumns, LiveCompanies};
 use crate::records::{Id, JobRec, LinkRec, SkillLevelRec, SkillLinkRec, SkillRec, Status, TaskRec};
 use crate::Time;
@@ -30,6 +33,14 @@ field_sums!(CoverageSums {
     covered
 });
 
+impl CoverageSums {
+    /// Whether these sums are a whole fact (a job, a required or a covered task_skill row),
+    /// which counts the skill's name once, rather than a change of a job's holders alone.
+    fn is_fact(&self) -> bool {
+        self.jobs != 0 || self.required != 0 || self.covered != 0
+    }
+}
+
 /// The inputs `skill_coverage` reads.
 pub struct SkillInputs<'s> {
     pub jobs: VecCollection<'s, Time, JobRec>,
@@ -43,11 +54,11 @@ pub struct SkillInputs<'s> {
     pub skill_levels: VecCollection<'s, Time, SkillLevelRec>,
 }
 
-/// `skill_coverage`, as served rows (`staffing`: the served staffing rows as differences).
+/// `skill_coverage`, as served rows (`staffing`: the changes of the served staffing rows).
 pub fn skill_coverage<'s>(
     live: &LiveCompanies<'s>,
     inputs: SkillInputs<'s>,
-    staffing: VecCollection<'s, Time, (Id, Row)>,
+    staffing: Changes<'s, Id, Row>,
 ) -> VecCollection<'s, Time, (ViewId, RowUpdate)> {
     let SkillInputs {
         jobs,
@@ -106,25 +117,40 @@ pub fn skill_coverage<'s>(
         });
     let covered_demand = demand.clone().semijoin(covered);
 
-    // Supply: job_skill rows of live jobs, with the job's active people.
-    let columns = IntColumns::of(ViewId::Staffing, ["company_id", "filled"]);
-    let supply = job_skills.map(|js| (js.owner_id, js.skill_id)).join_map(
-        staffing.map(move |(job, row)| {
-            let [company, filled] = columns.read(&row);
-            (job, (id(company), filled))
-        }),
-        |_, &skill, &(company, filled)| {
-            let sums = CoverageSums {
-                jobs: 1,
-                holders: filled,
-                ..CoverageSums::default()
-            };
-            ((company, skill), sums)
-        },
-    );
+    // Supply: job_skill rows of live jobs, with the job's active people. A staffing row's
+    // change reaches the job's skills as one difference: a person joining or leaving a job
+    // changes its holders alone, and only a job that appears, leaves or changes company is a
+    // whole fact inserted or retracted (the sums of a retracted one are negated back, with the
+    // difference -1, so that the fact keeps its name's count below).
+    let columns = IntColumns::of(ViewId::Staffing, ["job_id", "company_id", "filled"]);
+    let staffed = deltas(staffing, move |row: &Row| {
+        let [job, company, filled] = columns.read(row);
+        let sums = CoverageSums {
+            jobs: 1,
+            holders: filled,
+            ..CoverageSums::default()
+        };
+        [((id(job), id(company)), sums)]
+    })
+    .inner
+    .map(|(((job, company), sums), time, diff)| {
+        if sums.jobs < 0 {
+            let mut whole = CoverageSums::default();
+            whole.add(&sums, -1);
+            ((job, (company, whole)), time, -diff)
+        } else {
+            ((job, (company, sums)), time, diff)
+        }
+    })
+    .as_collection();
+    let supply = job_skills
+        .map(|js| (js.owner_id, js.skill_id))
+        .join_map(staffed, |_, &skill, &(company, ref sums)| {
+            ((company, skill), sums.clone())
+        });
 
     // Each fact with its skill's name and category (a fact of a missing skill makes no row).
-    // The name is the pair's parent, counted once per fact, so that a row exists exactly
+    // The name is the pair's parent, counted once per whole fact, so that a row exists exactly
     // while some fact does (every fact holds a job or requires a task: covered task_skill rows
     // are also required ones).
     let facts = supply
@@ -149,10 +175,10 @@ pub fn skill_coverage<'s>(
                 .arrange_by_key(),
             |&skill, (company, sums), names| {
                 let key = (*company, skill);
-                [
-                    (key, Fact::Parent(Box::new(names.clone()))),
-                    (key, Fact::Child(sums.clone())),
-                ]
+                let name = sums
+                    .is_fact()
+                    .then(|| (key, Fact::Parent(Box::new(names.clone()))));
+                name.into_iter().chain([(key, Fact::Child(sums.clone()))])
             },
         );
     let coverage = accumulate(
