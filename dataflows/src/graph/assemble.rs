@@ -6,9 +6,10 @@
 //! that. [`assemble`] keeps each distinct child value once with its multiplicity, so its cost
 //! depends on how many *distinct* children a parent has, not on how many people there are.
 //! [`accumulate`] is for children that only add up ([`Sums`]): it keeps their total alone, so
-//! each child update costs one addition, and [`deltas`] turns a reduce's changes into such
-//! children of the next level — one difference per key a timestamp changes, none where nothing
-//! adds up differently.
+//! each child update costs one addition; [`accumulate_feeding`] also hands the next level
+//! what its keys add up to, and [`deltas`] turns any reduce's changed rows into such children
+//! — either way one difference per key a timestamp changes, none where nothing adds up
+//! differently.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -19,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
 
-use super::reduce::{reduce_groups, reduce_total, update, Change, Changes, FastHash, Group};
+use super::reduce::{
+    reduce_groups_feeding, reduce_total, update, Change, Changes, FastHash, Group, Moved, Sums,
+};
 use crate::Time;
 
 /// A value fed to an assembling reduce: the parent's own record, or one child's contribution.
@@ -82,30 +85,13 @@ where
     )
 }
 
-/// Contributions that add up: a parent's children are kept only as their total.
-pub trait Sums: Clone + Default + PartialEq {
-    /// Adds `other`, `times` times (negative `times` subtracts).
-    fn add(&mut self, other: &Self, times: isize);
-}
-
-/// Implements [`Sums`] for a struct of `i64` fields, adding field by field.
-macro_rules! field_sums {
-    ($sums:ident { $($field:ident),* $(,)? }) => {
-        impl $crate::graph::assemble::Sums for $sums {
-            fn add(&mut self, other: &Self, times: isize) {
-                let times = times as i64;
-                $(self.$field += other.$field * times;)*
-            }
-        }
-    };
-}
-pub(super) use field_sums;
-
 /// What [`accumulate`] keeps of a key: its parent (with its multiplicity) and the total of its
 /// children.
 pub struct Totals<P, S> {
     parents: Vec<(Box<P>, isize)>,
     sums: S,
+    /// Whether a parent fact arrived since the group was last marked.
+    parent_touched: bool,
 }
 
 impl<P, S: Default> Default for Totals<P, S> {
@@ -113,14 +99,26 @@ impl<P, S: Default> Default for Totals<P, S> {
         Totals {
             parents: Vec::new(),
             sums: S::default(),
+            parent_touched: false,
         }
+    }
+}
+
+impl<P, S> Totals<P, S> {
+    /// The parent and the total of the children, where there is a parent.
+    fn parts(&self) -> Option<(&P, &S)> {
+        let (parent, _) = self.parents.first()?;
+        Some((parent, &self.sums))
     }
 }
 
 impl<P: Ord, S: Sums> Group<Fact<P, S>> for Totals<P, S> {
     fn apply(&mut self, fact: Fact<P, S>, diff: isize) {
         match fact {
-            Fact::Parent(parent) => update(&mut self.parents, parent, diff),
+            Fact::Parent(parent) => {
+                self.parent_touched = true;
+                update(&mut self.parents, parent, diff);
+            }
             Fact::Child(child) => self.sums.add(&child, diff),
         }
     }
@@ -128,10 +126,31 @@ impl<P: Ord, S: Sums> Group<Fact<P, S>> for Totals<P, S> {
     fn is_empty(&self) -> bool {
         self.parents.is_empty() && self.sums == S::default()
     }
+
+    type Mark = S;
+
+    fn mark(&mut self) -> S {
+        self.parent_touched = false;
+        self.sums.clone()
+    }
+
+    /// A row shows its sums (see [`accumulate`]), so other sums under the same parent make
+    /// another row; a parent fact may have changed the row or not.
+    fn moved(&self, before: S) -> Moved {
+        if self.parent_touched {
+            Moved::Maybe
+        } else if self.sums != before {
+            Moved::Yes
+        } else {
+            Moved::No
+        }
+    }
 }
 
 /// One row per key that has a parent, built by `build` from the parent and the total of its
-/// children; each changed row as a [`Change`].
+/// children; each changed row as a [`Change`]. `build` shows the sums (every field a key's
+/// children can make nonzero), so that other sums make another row: a key whose sums changed
+/// is not compared with its old row (debug builds check that they differ).
 pub fn accumulate<'s, K, P, S, O>(
     name: &str,
     facts: VecCollection<'s, Time, (K, Fact<P, S>)>,
@@ -143,10 +162,43 @@ where
     S: ExchangeData + Sums,
     O: ExchangeData,
 {
-    reduce_groups(name, facts, move |key, totals: &Totals<P, S>| {
-        let (parent, _) = totals.parents.first()?;
-        Some(build(key, parent, &totals.sums))
-    })
+    let feeds_nothing = |_: &K, _: &P, _: &S| [((), ()); 0];
+    accumulate_feeding(name, facts, build, feeds_nothing).0
+}
+
+/// [`accumulate`], whose rows also add up into the keys of another collection: `feeds` says
+/// what a key with a parent adds to which keys, from the same parent and sums its row is
+/// built from, and the second collection receives what each timestamp changes of that (see
+/// [`reduce_groups_feeding`]).
+pub fn accumulate_feeding<'s, K, P, S, O, K2, S2, I>(
+    name: &str,
+    facts: VecCollection<'s, Time, (K, Fact<P, S>)>,
+    build: impl Fn(&K, &P, &S) -> O + 'static,
+    feeds: impl Fn(&K, &P, &S) -> I + 'static,
+) -> (Changes<'s, K, O>, VecCollection<'s, Time, (K2, S2)>)
+where
+    K: ExchangeData + Hash,
+    P: ExchangeData,
+    S: ExchangeData + Sums,
+    O: ExchangeData,
+    K2: Data + Hash,
+    S2: Data + Sums,
+    I: IntoIterator<Item = (K2, S2)>,
+{
+    reduce_groups_feeding(
+        name,
+        facts,
+        move |key, totals: &Totals<P, S>| {
+            let (parent, sums) = totals.parts()?;
+            Some(build(key, parent, sums))
+        },
+        move |key, totals: &Totals<P, S>| {
+            let fed = totals
+                .parts()
+                .map(|(parent, sums)| feeds(key, parent, sums));
+            fed.into_iter().flatten()
+        },
+    )
 }
 
 /// What each changed row of `changes` adds to the keys `contributions` names (a row may add to
@@ -154,9 +206,10 @@ where
 /// less the old ones', and nothing where they cancel out.
 ///
 /// The differences are combined per key before they leave: a timestamp that changes many rows
-/// under one key (a snapshot's desks of one floor, a move within a building) sends that key one
-/// difference, not one per row, so the next reduce receives and the exchange carries as many
-/// updates as there are distinct keys. Sums only add up, so combining them is exact.
+/// under one key (a snapshot's jobs of one Function, people moving between jobs of one
+/// Function) sends that key one difference, not one per row, so the next reduce receives and
+/// the exchange carries as many updates as there are distinct keys. Sums only add up, so
+/// combining them is exact.
 pub fn deltas<'s, K, O, K2, S, I>(
     changes: Changes<'s, K, O>,
     contributions: impl Fn(&O) -> I + 'static,

@@ -41,7 +41,7 @@ impl<'s> LiveCompanies<'s> {
 
 /// Integer columns of one view's served rows, read by name: the positions are looked up in the
 /// catalog once, when the dataflow is built. The operators that add up another view's rows
-/// (the areas over desks, Functions over jobs, skills over jobs) read them this way, so that a
+/// (Functions over jobs, skills over jobs) read them this way, so that a
 /// view's output is its served row and nothing else.
 struct IntColumns<const N: usize>([usize; N]);
 

@@ -5,15 +5,17 @@
 //! building handed to another company, re-places everything below it). A desk's row counts
 //! its people and reservations. Rooms, floors and buildings only add up what is placed under
 //! them — desks, rooms and floors, each of which knows its whole place — so all three are one
-//! [`accumulate`] keyed by [`Area`]: a changed desk row adds its difference to its room, floor
-//! and building at once, and a person's move reaches the building in two steps.
+//! [`accumulate`] keyed by [`Area`]: a changed desk adds its difference to its room, floor and
+//! building at once (fed by the desks' own reduce), and a person's move reaches the building in
+//! two steps.
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
 use twinflow_views::{Datum, Row, RowUpdate, ViewId};
 
-use super::assemble::{accumulate, deltas, facts, field_sums, Fact};
-use super::{id, rows, IntColumns, LiveCompanies};
+use super::assemble::{accumulate, accumulate_feeding, facts, Fact};
+use super::reduce::field_sums;
+use super::{rows, LiveCompanies};
 use crate::records::{BuildingRec, DeskRec, FloorRec, Id, LinkRec, RoomRec};
 use crate::Time;
 
@@ -232,7 +234,9 @@ pub fn occupancy<'s>(
         };
         (tj.left, counts)
     });
-    let desk_rows = accumulate(
+    // Each placed desk also feeds its room, floor and building what it holds (for occupancy,
+    // occupancy_by_floor and occupancy_by_building), read from the same state as its row.
+    let (desk_rows, desk_sums) = accumulate_feeding(
         "desk_occupancy",
         facts(placed_desks, people.concat(reservations)),
         |_, (place, d), counts| -> Row {
@@ -249,36 +253,22 @@ pub fn occupancy<'s>(
                 ])
                 .collect()
         },
+        |_, (place, d), counts| {
+            let sums = AreaSums {
+                desks: 1,
+                seats: d.seats,
+                assigned: counts.assigned,
+                reserved_desks: i64::from(counts.reserved > 0),
+                ..AreaSums::default()
+            };
+            [
+                Area::Room(place.room_id),
+                Area::Floor(place.floor_id),
+                Area::Building(place.building_id),
+            ]
+            .map(|area| (area, sums.clone()))
+        },
     );
-
-    // occupancy, occupancy_by_floor and occupancy_by_building: what each area holds.
-    let columns = IntColumns::of(
-        ViewId::DeskOccupancy,
-        [
-            "room_id",
-            "floor_id",
-            "building_id",
-            "seats",
-            "assigned",
-            "reserved_jobs",
-        ],
-    );
-    let desk_sums = deltas(desk_rows.clone(), move |row: &Row| {
-        let [room, floor, building, seats, assigned, reserved] = columns.read(row);
-        let sums = AreaSums {
-            desks: 1,
-            seats,
-            assigned,
-            reserved_desks: i64::from(reserved > 0),
-            ..AreaSums::default()
-        };
-        [
-            Area::Room(id(room)),
-            Area::Floor(id(floor)),
-            Area::Building(id(building)),
-        ]
-        .map(|area| (area, sums.clone()))
-    });
     let room_facts = placed_rooms.flat_map(|(id, (place, room))| {
         let sums = AreaSums {
             rooms: 1,

@@ -17,14 +17,17 @@
 //! up a view's rows read each pair as its difference (`assemble::deltas`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
 
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::consolidation::consolidate;
 use differential_dataflow::hashable::Hashable;
-use differential_dataflow::{ExchangeData, VecCollection};
+use differential_dataflow::{Data, ExchangeData, VecCollection};
 use serde::{Deserialize, Serialize};
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
 use timely::dataflow::operators::Capability;
 
 use crate::Time;
@@ -45,6 +48,31 @@ pub(super) fn update<V: Ord>(values: &mut Vec<(V, isize)>, value: V, diff: isize
     }
 }
 
+/// Contributions that add up (a parent's children kept as their total, what a group adds to
+/// the keys of another collection): combining them is exact.
+pub trait Sums: Clone + Default + PartialEq {
+    /// Adds `other`, `times` times (negative `times` subtracts).
+    fn add(&mut self, other: &Self, times: isize);
+}
+
+/// Implements [`Sums`] for a struct of `i64` fields, adding field by field.
+macro_rules! field_sums {
+    ($sums:ident { $($field:ident),* $(,)? }) => {
+        impl $crate::graph::reduce::Sums for $sums {
+            fn add(&mut self, other: &Self, times: isize) {
+                let times = times as i64;
+                $(self.$field += other.$field * times;)*
+            }
+        }
+    };
+}
+pub(super) use field_sums;
+
+/// Nothing to add: what a reduce that feeds no other collection adds up.
+impl Sums for () {
+    fn add(&mut self, _: &Self, _: isize) {}
+}
+
 /// What a reduce keeps of one key: built from the key's updates, one at a time.
 pub trait Group<V>: Default {
     /// Applies one update: `value` with its difference `diff`.
@@ -52,6 +80,28 @@ pub trait Group<V>: Default {
 
     /// Whether the group holds nothing, so that its key can be forgotten.
     fn is_empty(&self) -> bool;
+
+    /// What the group notes of itself before a timestamp's updates reach it.
+    type Mark;
+
+    /// Notes the group before a timestamp's updates, for [`moved`](Group::moved).
+    fn mark(&mut self) -> Self::Mark;
+
+    /// Whether the output can differ from the one built before the updates since `mark`.
+    fn moved(&self, mark: Self::Mark) -> Moved;
+}
+
+/// Whether a group's output can have changed over one timestamp's updates: what spares a
+/// reduce building a row that did not change, or comparing one that surely did with the old
+/// one (a cold read: the old row was built many timestamps ago).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moved {
+    /// Nothing the output is built from changed: it is the one built before.
+    No,
+    /// What the output shows changed: it differs from the one built before, if both exist.
+    Yes,
+    /// It may or may not differ: it is built and compared with the one built before.
+    Maybe,
 }
 
 /// The plain group: each distinct value with its multiplicity, sorted.
@@ -62,6 +112,14 @@ impl<V: Ord> Group<V> for Vec<(V, isize)> {
 
     fn is_empty(&self) -> bool {
         <[_]>::is_empty(self)
+    }
+
+    type Mark = ();
+
+    fn mark(&mut self) {}
+
+    fn moved(&self, _: ()) -> Moved {
+        Moved::Maybe
     }
 }
 
@@ -82,7 +140,8 @@ impl<G: Default, O> Default for Kept<G, O> {
 
 /// Received updates of one timestamp not yet complete.
 struct Pending<K, V> {
-    capability: Capability<Time>,
+    /// For the changed outputs and for what the groups feed.
+    capabilities: [Capability<Time>; 2],
     updates: Vec<((K, V), isize)>,
     /// The length of `updates` after it was last consolidated.
     consolidated: usize,
@@ -119,7 +178,7 @@ pub fn reduce_total<'s, K, V, O>(
     logic: impl Fn(&K, &[(V, isize)]) -> Option<O> + 'static,
 ) -> Changes<'s, K, O>
 where
-    K: ExchangeData + std::hash::Hash,
+    K: ExchangeData + Hash,
     V: ExchangeData,
     O: ExchangeData,
 {
@@ -139,78 +198,130 @@ pub fn reduce_groups<'s, K, V, G, O>(
     logic: impl Fn(&K, &G) -> Option<O> + 'static,
 ) -> Changes<'s, K, O>
 where
-    K: ExchangeData + std::hash::Hash,
+    K: ExchangeData + Hash,
     V: ExchangeData,
     G: Group<V> + 'static,
     O: ExchangeData,
 {
+    let feeds_nothing = |_: &K, _: &G| [((), ()); 0];
+    reduce_groups_feeding(name, input, logic, feeds_nothing).0
+}
+
+/// [`reduce_groups`], whose groups also add up into the keys of another collection: `feeds`
+/// says what a group adds to which key (nothing where it has no output), and the second
+/// collection receives, per such key and timestamp, what the groups add after the timestamp
+/// less what they added before it (nothing where that is zero). It is read from the groups,
+/// not from their outputs, so neither the old output (cold by then) nor a copy of the
+/// changes is read again by an operator downstream.
+pub fn reduce_groups_feeding<'s, K, V, G, O, K2, S, I>(
+    name: &str,
+    input: VecCollection<'s, Time, (K, V)>,
+    logic: impl Fn(&K, &G) -> Option<O> + 'static,
+    feeds: impl Fn(&K, &G) -> I + 'static,
+) -> (Changes<'s, K, O>, VecCollection<'s, Time, (K2, S)>)
+where
+    K: ExchangeData + Hash,
+    V: ExchangeData,
+    G: Group<V> + 'static,
+    O: ExchangeData,
+    K2: Data + Hash,
+    S: Data + Sums,
+    I: IntoIterator<Item = (K2, S)>,
+{
     let by_key = Exchange::new(|((key, _), _, _): &((K, V), Time, isize)| key.hashed());
-    input
-        .inner
-        .unary_frontier(by_key, name, move |_, _| {
-            let mut kept: HashMap<K, Kept<G, O>, FastHash> = HashMap::default();
-            let mut pending: BTreeMap<Time, Pending<K, V>> = BTreeMap::new();
-            move |(input, frontier), output| {
-                input.for_each(|capability, data| {
-                    for (update, time, diff) in data.drain(..) {
-                        pending
-                            .entry(time)
-                            .or_insert_with(|| Pending {
-                                capability: capability.delayed(&time, 0),
-                                updates: Vec::new(),
-                                consolidated: 0,
-                            })
-                            .updates
-                            .push((update, diff));
+    let mut builder = OperatorBuilder::new(name.into(), input.inner.scope());
+    let mut input = builder.new_input(input.inner, by_key);
+    let (changes_output, changes) = builder.new_output();
+    let (fed_output, fed) = builder.new_output();
+    let mut changes_output = OutputBuilder::<_, CapacityContainerBuilder<_>>::from(changes_output);
+    let mut fed_output = OutputBuilder::<_, CapacityContainerBuilder<_>>::from(fed_output);
+    let name = name.to_owned();
+    builder.build(move |_| {
+        let mut kept: HashMap<K, Kept<G, O>, FastHash> = HashMap::default();
+        let mut pending: BTreeMap<Time, Pending<K, V>> = BTreeMap::new();
+        let mut combined: HashMap<K2, S, FastHash> = HashMap::default();
+        move |frontiers| {
+            input.for_each(|capability, data| {
+                for (update, time, diff) in data.drain(..) {
+                    pending
+                        .entry(time)
+                        .or_insert_with(|| Pending {
+                            capabilities: [0, 1].map(|port| capability.delayed(&time, port)),
+                            updates: Vec::new(),
+                            consolidated: 0,
+                        })
+                        .updates
+                        .push((update, diff));
+                }
+                pending.values_mut().for_each(Pending::compact);
+            });
+            let mut changes_output = changes_output.activate();
+            let mut fed_output = fed_output.activate();
+            while let Some(entry) = pending.first_entry() {
+                if frontiers[0].less_equal(entry.key()) {
+                    break;
+                }
+                let (
+                    time,
+                    Pending {
+                        capabilities: [for_changes, for_fed],
+                        mut updates,
+                        ..
+                    },
+                ) = entry.remove_entry();
+                let mut session = changes_output.session_with_builder(&for_changes);
+                // Sorted by key alone: a key's updates apply in any order, so they need
+                // not be consolidated, and the outputs leave in key order (what the served
+                // state's own sort by key merges cheaply).
+                updates.sort_unstable_by(|((a, _), _), ((b, _), _)| a.cmp(b));
+                let mut updates = updates.into_iter().peekable();
+                while let Some(((key, value), diff)) = updates.next() {
+                    let entry = kept.entry(key.clone()).or_default();
+                    let mark = entry.group.mark();
+                    for (to, sums) in feeds(&key, &entry.group) {
+                        combined.entry(to).or_default().add(&sums, -1);
                     }
-                    pending.values_mut().for_each(Pending::compact);
-                });
-                while let Some(entry) = pending.first_entry() {
-                    if frontier.less_equal(entry.key()) {
-                        break;
-                    }
-                    let (
-                        time,
-                        Pending {
-                            capability,
-                            mut updates,
-                            ..
-                        },
-                    ) = entry.remove_entry();
-                    let mut session = output.session(&capability);
-                    // Sorted by key alone: a key's updates apply in any order, so they need
-                    // not be consolidated, and the outputs leave in key order (what the served
-                    // state's own sort by key merges cheaply).
-                    updates.sort_unstable_by(|((a, _), _), ((b, _), _)| a.cmp(b));
-                    let mut updates = updates.into_iter().peekable();
-                    while let Some(((key, value), diff)) = updates.next() {
-                        let entry = kept.entry(key.clone()).or_default();
+                    entry.group.apply(value, diff);
+                    while let Some(((_, value), diff)) =
+                        updates.next_if(|((next, _), _)| *next == key)
+                    {
                         entry.group.apply(value, diff);
-                        while let Some(((_, value), diff)) =
-                            updates.next_if(|((next, _), _)| *next == key)
-                        {
-                            entry.group.apply(value, diff);
-                        }
+                    }
+                    for (to, sums) in feeds(&key, &entry.group) {
+                        combined.entry(to).or_default().add(&sums, 1);
+                    }
+                    let moved = entry.group.moved(mark);
+                    if moved != Moved::No {
                         let new = if entry.group.is_empty() {
                             None
                         } else {
                             logic(&key, &entry.group)
                         };
-                        let changed = new != entry.output;
-                        let old = if changed {
-                            std::mem::replace(&mut entry.output, new.clone())
-                        } else {
-                            None
+                        let changed = match moved {
+                            Moved::Yes if new.is_some() && entry.output.is_some() => {
+                                debug_assert!(new != entry.output, "{name}: moved, but equal");
+                                true
+                            }
+                            _ => new != entry.output,
                         };
-                        if entry.group.is_empty() {
-                            kept.remove(&key);
-                        }
                         if changed {
-                            session.give(((key, Change { old, new }), time, 1));
+                            let old = std::mem::replace(&mut entry.output, new.clone());
+                            session.give(((key.clone(), Change { old, new }), time, 1));
                         }
+                    }
+                    if entry.group.is_empty() {
+                        kept.remove(&key);
+                    }
+                }
+                drop(session);
+                let mut session = fed_output.session_with_builder(&for_fed);
+                for (to, sums) in combined.drain() {
+                    if sums != S::default() {
+                        session.give(((to, sums), time, 1));
                     }
                 }
             }
-        })
-        .as_collection()
+        }
+    });
+    (changes.as_collection(), fed.as_collection())
 }

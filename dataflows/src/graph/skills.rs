@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use timely::dataflow::operators::vec::Map;
 use twinflow_views::{Datum, Row, RowUpdate, ViewId};
 
-use super::assemble::{accumulate, deltas, field_sums, Fact, Sums};
-use super::reduce::Changes;
+use super::assemble::{accumulate, deltas, Fact};
+use super::reduce::{field_sums, Changes, Sums};
 use super::{id, rows, IntColumns, LiveCompanies};
 use crate::records::{Id, JobRec, LinkRec, SkillLevelRec, SkillLinkRec, SkillRec, Status, TaskRec};
 use crate::Time;

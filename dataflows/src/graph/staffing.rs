@@ -6,7 +6,8 @@ use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
 use twinflow_views::{Datum, Row, RowUpdate, Text, ViewId};
 
-use super::assemble::{accumulate, assemble, deltas, facts, field_sums};
+use super::assemble::{accumulate, assemble, deltas, facts};
+use super::reduce::field_sums;
 use super::reduce::Changes;
 use super::{id, rows, IntColumns, LiveCompanies};
 use crate::records::{FunctionRec, Id, JobLevelRec, JobRec, Status};
