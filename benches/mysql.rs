@@ -16,13 +16,13 @@ use clap::Parser;
 use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow::status::PipelineInfo;
 use twinflow_connectors::generator::{GeneratorConfig, OrgGenerator};
 use twinflow_connectors::mysql::GtidPosition;
-use twinflow_connectors::{run_mysql_source, ConnectorStatus, MySqlConfig};
-use twinflow_ingest::{RowChange, SourcePosition, TableId, Transaction};
+use twinflow_connectors::{run_mysql_source, transaction_queue, ConnectorStatus, MySqlConfig};
+use twinflow_ingest::{RowChange, SourcePosition, TableId};
 use twinflow_oracle::mariadb::PrivateMariaDb;
 use twinflow_oracle::sql;
 use twinflow_views::ServedState;
@@ -174,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
     let status = Arc::new(ConnectorStatus::new(source.clone(), "mysql"));
     // A gate between the source and the pipeline: closed, it lets a binlog backlog build up;
     // discarding, it measures the source alone.
-    let (gate_in, mut gate_out) = mpsc::channel::<Transaction>(64);
+    let (gate_in, mut gate_out) = transaction_queue(PipelineConfig::default().source_queue_changes);
     let (gate, gate_rx) = watch::channel(Gate::Forward);
     let discarded: Arc<Mutex<(u64, Option<GtidPosition>)>> = Arc::default();
     let sources = pipeline.sources();

@@ -15,8 +15,8 @@ use clap::Parser;
 use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow::status::PipelineInfo;
 use twinflow_connectors::generator::{ChangeMix, GeneratorConfig, OrgGenerator};
+use twinflow_connectors::TransactionSender;
 use twinflow_dataflows::EngineConfig;
-use twinflow_ingest::Transaction;
 use twinflow_views::{ServedState, ViewId};
 
 /// The benchmark's options.
@@ -82,7 +82,7 @@ fn wait_for(state: &ServedState, as_of: u64) {
 /// Sends transactions until `changes` row changes have gone in; returns the changes sent.
 fn feed(
     generator: &mut OrgGenerator,
-    sources: &tokio::sync::mpsc::Sender<Transaction>,
+    sources: &TransactionSender,
     changes: u64,
 ) -> anyhow::Result<u64> {
     let mut sent = 0;

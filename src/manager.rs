@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use twinflow_connectors::{
     run_debezium_file, run_generator, run_kafka_source, run_mysql_source, ConnectorState,
-    ConnectorStatus, OrgGenerator,
+    ConnectorStatus, OrgGenerator, TransactionSender,
 };
-use twinflow_ingest::{DeadLetterLog, SourcePosition, Transaction};
+use twinflow_ingest::{DeadLetterLog, SourcePosition};
 use twinflow_serve::ControlError;
 use twinflow_views::ServedState;
 
@@ -46,7 +46,7 @@ const FIRST_CONTACT: Duration = Duration::from_secs(2);
 pub struct ConnectorManager {
     wiring: Wiring,
     /// The pipeline's input while the engine runs; taken at shutdown.
-    sources: Mutex<Option<mpsc::Sender<Transaction>>>,
+    sources: Mutex<Option<TransactionSender>>,
     file: Option<CatalogFile>,
     /// The configuration file's connectors: removing one is remembered in the catalog.
     configured: Vec<ConnectorSpec>,
@@ -85,7 +85,7 @@ impl ConnectorManager {
     /// it has one, otherwise from a snapshot.
     pub async fn start(
         wiring: Wiring,
-        sources: mpsc::Sender<Transaction>,
+        sources: TransactionSender,
         file: Option<CatalogFile>,
         configured: Vec<ConnectorSpec>,
         restored: &BTreeMap<String, SavedPosition>,

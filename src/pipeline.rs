@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::sync::{mpsc, oneshot};
+use twinflow_connectors::{transaction_queue, TransactionReceiver, TransactionSender};
 use twinflow_dataflows::{Engine, EngineConfig, EngineMetrics, Restore};
 use twinflow_ingest::reclock::Seal;
 use twinflow_ingest::validate::check_change;
@@ -40,8 +41,10 @@ pub struct PipelineConfig {
     pub state: StateConfig,
     /// Row changes after which a timestamp is sealed even if more input is waiting.
     pub max_changes_per_timestamp: usize,
-    /// Transactions buffered between the sources and the sequencer.
-    pub source_queue: usize,
+    /// Row changes queued between the sources and the sequencer (a transaction of more is
+    /// queued alone): at least a whole timestamp's worth, so that the sequencer seals full
+    /// timestamps while the sources keep up.
+    pub source_queue_changes: usize,
     /// Checkpoints and restart from them; `None` keeps everything in memory.
     pub durability: Option<DurabilityConfig>,
 }
@@ -52,7 +55,7 @@ impl Default for PipelineConfig {
             engine: EngineConfig::default(),
             state: StateConfig::default(),
             max_changes_per_timestamp: 10_000,
-            source_queue: 64,
+            source_queue_changes: 16_384,
             durability: None,
         }
     }
@@ -104,7 +107,7 @@ pub async fn wait_until_published(state: &ServedState, as_of: u64) {
 
 /// A running pipeline.
 pub struct Pipeline {
-    sources: mpsc::Sender<Transaction>,
+    sources: TransactionSender,
     control: mpsc::Sender<Control>,
     state: ServedState,
     metrics: Arc<EngineMetrics>,
@@ -139,7 +142,7 @@ impl Pipeline {
             .context("starting the dataflow engine")?;
         let metrics = engine.metrics();
         let dead_letters = Arc::new(DeadLetterLog::default());
-        let (sources, input) = mpsc::channel(config.source_queue.max(1));
+        let (sources, input) = transaction_queue(config.source_queue_changes);
         let (control, requests) = mpsc::channel(8);
         let sequencer = {
             let dead_letters = dead_letters.clone();
@@ -191,7 +194,7 @@ impl Pipeline {
     }
 
     /// Where sources send their transactions.
-    pub fn sources(&self) -> mpsc::Sender<Transaction> {
+    pub fn sources(&self) -> TransactionSender {
         self.sources.clone()
     }
 
@@ -382,7 +385,7 @@ impl Durable {
 
 /// What the sequencer reads: the sources' transactions and control requests.
 struct Inputs {
-    input: mpsc::Receiver<Transaction>,
+    input: TransactionReceiver,
     requests: mpsc::Receiver<Control>,
     /// Transactions taken from `input` and not yet handed out, oldest first.
     taken: VecDeque<Transaction>,
@@ -402,7 +405,7 @@ enum Wake {
 const TAKE_AT_ONCE: usize = 256;
 
 impl Inputs {
-    fn new(input: mpsc::Receiver<Transaction>, requests: mpsc::Receiver<Control>) -> Self {
+    fn new(input: TransactionReceiver, requests: mpsc::Receiver<Control>) -> Self {
         Inputs {
             input,
             requests,

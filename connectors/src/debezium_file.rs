@@ -13,13 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::sync::mpsc::Sender;
 use twinflow_ingest::decode::debezium::{decode_line, DecimalMode};
 use twinflow_ingest::{
-    DeadLetter, DeadLetterLog, Pushed, SourcePosition, Transaction, TransactionAssembler,
-    DEFAULT_DEDUP_WINDOW,
+    DeadLetter, DeadLetterLog, Pushed, SourcePosition, TransactionAssembler, DEFAULT_DEDUP_WINDOW,
 };
 
+use crate::queue::TransactionSender;
 use crate::status::{ConnectorState, ConnectorStatus};
 
 /// A quiet input completes the open transaction after this long.
@@ -53,7 +52,7 @@ impl DebeziumFileConfig {
 /// Reads `config`'s input to its end (or until `shutdown`), sending transactions to `tx`.
 pub async fn run_debezium_file(
     config: DebeziumFileConfig,
-    tx: Sender<Transaction>,
+    tx: TransactionSender,
     dead_letters: Arc<DeadLetterLog>,
     status: Arc<ConnectorStatus>,
     shutdown: impl Future<Output = ()>,

@@ -11,6 +11,7 @@ pub mod debezium_file;
 pub mod generator;
 pub mod kafka;
 pub mod mysql;
+pub mod queue;
 pub mod status;
 
 pub use debezium_file::{run_debezium_file, DebeziumFileConfig};
@@ -19,4 +20,5 @@ pub use kafka::{
     read_view_topic, run_kafka_source, KafkaSink, KafkaSinkConfig, KafkaSourceConfig, ViewChange,
 };
 pub use mysql::{run_mysql_source, MySqlConfig};
+pub use queue::{transaction_queue, QueueClosed, TransactionReceiver, TransactionSender};
 pub use status::{ConnectorReport, ConnectorState, ConnectorStatus};

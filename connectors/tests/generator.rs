@@ -627,7 +627,7 @@ fn every_change_kind_occurs() {
 async fn run_generator_keeps_the_rate() {
     let gen = generator(9, 200);
     let snapshot_parts = gen.snapshot().count();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let (tx, mut rx) = twinflow_connectors::transaction_queue(16_384);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(run_generator(gen, None, 20_000.0, tx, status(), async {
         let _ = stopped.await;
@@ -664,7 +664,7 @@ async fn run_generator_keeps_the_rate() {
 #[tokio::test]
 async fn run_generator_stops_when_the_receiver_goes() {
     let gen = generator(9, 200);
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let (tx, rx) = twinflow_connectors::transaction_queue(4);
     drop(rx);
     let done = tokio::time::timeout(
         Duration::from_secs(5),

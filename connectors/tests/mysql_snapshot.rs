@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use tokio::sync::{mpsc, oneshot};
-use twinflow_connectors::{run_mysql_source, ConnectorState, ConnectorStatus, MySqlConfig};
-use twinflow_ingest::{DeadLetterLog, TableId, Transaction, Value};
+use tokio::sync::oneshot;
+use twinflow_connectors::{
+    run_mysql_source, transaction_queue, ConnectorState, ConnectorStatus, MySqlConfig,
+};
+use twinflow_ingest::{DeadLetterLog, TableId, Value};
 use twinflow_oracle::mariadb::PrivateMariaDb;
 
 const PRELOADED: i64 = 20_000;
@@ -48,7 +50,7 @@ async fn a_snapshot_under_concurrent_writes_delivers_every_row_once() {
     });
     started.await.expect("the writer is under way");
 
-    let (tx, mut rx) = mpsc::channel::<Transaction>(64);
+    let (tx, mut rx) = transaction_queue(16_384);
     let status = Arc::new(ConnectorStatus::new("db", "mysql"));
     let (stop, stopped) = oneshot::channel::<()>();
     let source = tokio::spawn(run_mysql_source(

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::mpsc::Sender;
 use twinflow_ingest::{now_ms, Transaction};
 
 use super::OrgGenerator;
+use crate::queue::TransactionSender;
 use crate::status::{ConnectorState, ConnectorStatus};
 
 /// The shortest sleep: bursts gather what falls due meanwhile (timers are millisecond-grained).
@@ -36,7 +36,7 @@ pub async fn run_generator(
     gen: OrgGenerator,
     resume_after: Option<u64>,
     rate: f64,
-    tx: Sender<Transaction>,
+    tx: TransactionSender,
     status: Arc<ConnectorStatus>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -48,7 +48,7 @@ async fn stream(
     mut gen: OrgGenerator,
     resume_after: Option<u64>,
     rate: f64,
-    tx: Sender<Transaction>,
+    tx: TransactionSender,
     status: &ConnectorStatus,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -110,7 +110,7 @@ async fn stream(
 
 /// Sends with the wall-clock commit time; `false` when it is time to stop.
 async fn send<S: Future<Output = ()>>(
-    tx: &Sender<Transaction>,
+    tx: &TransactionSender,
     mut txn: Transaction,
     shutdown: Pin<&mut S>,
 ) -> bool {

@@ -11,13 +11,13 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc::Sender;
 use tokio::sync::watch;
 use twinflow_ingest::decode::debezium::DecimalMode;
-use twinflow_ingest::{DeadLetterLog, SourcePosition, TableId, Transaction, DEFAULT_DEDUP_WINDOW};
+use twinflow_ingest::{DeadLetterLog, SourcePosition, TableId, DEFAULT_DEDUP_WINDOW};
 
 use super::reader::{EventReader, Partition, TopicMessage};
 use crate::databases;
+use crate::queue::TransactionSender;
 use crate::status::{ConnectorState, ConnectorStatus};
 
 /// How to read Debezium topics.
@@ -127,7 +127,7 @@ const DISCOVER_EVERY: Duration = Duration::from_secs(5);
 pub async fn run_kafka_source(
     config: KafkaSourceConfig,
     resume: Option<SourcePosition>,
-    tx: Sender<Transaction>,
+    tx: TransactionSender,
     dead_letters: Arc<DeadLetterLog>,
     status: Arc<ConnectorStatus>,
     mut applied: watch::Receiver<Option<SourcePosition>>,

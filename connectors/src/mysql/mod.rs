@@ -26,7 +26,6 @@ use std::time::Duration;
 
 use mysql_async::{Conn, Opts};
 use serde::Deserialize;
-use tokio::sync::mpsc::Sender;
 use twinflow_ingest::{
     now_ms, DeadLetter, DeadLetterLog, SourceId, SourcePosition, TableId, Transaction,
 };
@@ -35,6 +34,7 @@ pub use gtid::{BadGtid, Gtid, GtidPosition};
 pub use snapshot::start_consistent_snapshot;
 
 use crate::databases;
+use crate::queue::TransactionSender;
 use crate::status::{ConnectorState, ConnectorStatus};
 
 /// How to read one MySQL/MariaDB server.
@@ -199,7 +199,7 @@ struct Source {
     opts: Opts,
     id: SourceId,
     server_id: u32,
-    tx: Sender<Transaction>,
+    tx: TransactionSender,
     dead_letters: Arc<DeadLetterLog>,
     status: Arc<ConnectorStatus>,
 }
@@ -265,7 +265,7 @@ impl Source {
 pub async fn run_mysql_source(
     config: MySqlConfig,
     resume: Option<SourcePosition>,
-    tx: Sender<Transaction>,
+    tx: TransactionSender,
     dead_letters: Arc<DeadLetterLog>,
     status: Arc<ConnectorStatus>,
     shutdown: impl Future<Output = ()>,
@@ -336,7 +336,7 @@ pub async fn run_mysql_source(
 
 fn prepare(
     config: MySqlConfig,
-    tx: Sender<Transaction>,
+    tx: TransactionSender,
     dead_letters: Arc<DeadLetterLog>,
     status: Arc<ConnectorStatus>,
 ) -> Result<Source, MySqlError> {
