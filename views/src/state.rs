@@ -707,18 +707,30 @@ fn key_changes(view: ViewId, updates: Vec<RowUpdate>) -> Vec<KeyChange> {
     // Stable: a key's changes stay in time order.
     changes.sort_by(|a, b| a.key.cmp(&b.key));
     let mut merged: Vec<KeyChange> = Vec::with_capacity(changes.len());
-    let mut repeated = false;
+    // Where in `merged` the keys changed in several timestamps are: only such a key can end
+    // as it began (each timestamp's change of a key is a change), and only its rows are
+    // compared (the old ones are cold: built many timestamps ago).
+    let mut repeated: Vec<usize> = Vec::new();
     for change in changes {
         match merged.last_mut() {
             Some(last) if last.key == change.key => {
                 last.new = change.new;
-                repeated = true;
+                let at = merged.len() - 1;
+                if repeated.last() != Some(&at) {
+                    repeated.push(at);
+                }
             }
             _ => merged.push(change),
         }
     }
-    if repeated {
-        merged.retain(|change| change.old != change.new);
+    if !repeated.is_empty() {
+        let mut repeated = repeated.into_iter().peekable();
+        let mut at = 0;
+        merged.retain(|change| {
+            let unchanged = repeated.next_if_eq(&at).is_some() && change.old == change.new;
+            at += 1;
+            !unchanged
+        });
     }
     merged
 }
@@ -757,6 +769,32 @@ mod tests {
             removed_sources: Vec::new(),
             baseline: false,
         });
+    }
+
+    #[test]
+    fn a_key_changed_in_several_timestamps_is_one_change_or_none() {
+        let (b1, b2, b3) = (building(1, 10, 1), building(1, 10, 2), building(1, 10, 3));
+        let other = |floors| building(1, 20, floors);
+        let changes = key_changes(
+            ViewId::OccupancyByBuilding,
+            vec![
+                change(Some(b1.clone()), Some(b2.clone())),
+                change(Some(other(1)), Some(other(2))),
+                change(Some(b2.clone()), Some(b3.clone())),
+                insert(building(1, 30, 1)),
+                change(Some(other(2)), Some(other(1))),
+                change(Some(b3), Some(b2.clone())),
+            ],
+        );
+        let ended: Vec<_> = changes
+            .iter()
+            .map(|c| (c.old.clone(), c.new.clone()))
+            .collect();
+        assert_eq!(
+            ended,
+            vec![(Some(b1), Some(b2)), (None, Some(building(1, 30, 1))),],
+            "building 20 ends as it began"
+        );
     }
 
     #[test]
