@@ -291,8 +291,10 @@ where
                         combined.entry(to).or_default().add(&sums, 1);
                     }
                     let moved = entry.group.moved(mark);
+                    let emptied = entry.group.is_empty();
+                    let mut change = None;
                     if moved != Moved::No {
-                        let new = if entry.group.is_empty() {
+                        let new = if emptied {
                             None
                         } else {
                             logic(&key, &entry.group)
@@ -306,11 +308,14 @@ where
                         };
                         if changed {
                             let old = std::mem::replace(&mut entry.output, new.clone());
-                            session.give(((key.clone(), Change { old, new }), time, 1));
+                            change = Some(Change { old, new });
                         }
                     }
-                    if entry.group.is_empty() {
+                    if emptied {
                         kept.remove(&key);
+                    }
+                    if let Some(change) = change {
+                        session.give(((key, change), time, 1));
                     }
                 }
                 drop(session);
