@@ -69,6 +69,26 @@ fn status_mb(field: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Waits until the allocator has returned what the process freed: jemalloc's background thread
+/// purges freed pages over about a second (`dirty_decay_ms`), so right after one pipeline
+/// stops, its freed memory would still count towards the next one's peak. Returns once the RSS
+/// has not fallen for half a second, or after five seconds.
+fn settle_rss() {
+    let start = Instant::now();
+    let mut low = status_mb("VmRSS");
+    let mut low_since = Instant::now();
+    while low_since.elapsed() < Duration::from_millis(500)
+        && start.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+        let rss = status_mb("VmRSS");
+        if rss < low - 1.0 {
+            low = rss;
+            low_since = Instant::now();
+        }
+    }
+}
+
 fn peak_rss_mb() -> f64 {
     status_mb("VmHWM")
 }
@@ -186,6 +206,11 @@ fn main() -> anyhow::Result<()> {
     // RSS is that of one pipeline (with its generator).
     drop((sources, state, generator));
     pipeline.shutdown();
+    settle_rss();
+    println!(
+        "RSS once the first pipeline's memory is returned: {:.0} MB",
+        status_mb("VmRSS")
+    );
 
     // Latency: closed loop of 1000-change timestamps on a fresh, hydrated pipeline.
     reset_peak_rss();
