@@ -1,10 +1,10 @@
 //! The pipeline: sources → sequencer → dataflow engine → served state.
 //!
-//! Sources send [`Transaction`]s into one bounded channel. The sequencer thread validates every
-//! change against the catalog (a bad one goes to the dead-letter record with its reason and
-//! the rest of its transaction goes on), gives every transaction its timestamp with the
-//! [`Reclocker`], and hands the batches to the [`Engine`], whose bounded queues push back on
-//! the sources when the dataflow falls behind.
+//! Sources send [`Transaction`]s into one queue, bounded in row changes. The sequencer thread
+//! validates every change against the catalog (a bad one goes to the dead-letter record with
+//! its reason and the rest of its transaction goes on), gives every transaction its timestamp
+//! with the [`Reclocker`], and hands the batches to the [`Engine`], whose bounded queues push
+//! back on the sources when the dataflow falls behind.
 //!
 //! Timestamps adapt to the load: when the input runs dry the open timestamp is sealed at once
 //! if the engine has published everything before it (low latency), and otherwise keeps
@@ -401,7 +401,7 @@ enum Wake {
     TimedOut,
 }
 
-/// Transactions taken from the input channel at a time.
+/// Transactions taken from the sources' queue at a time.
 const TAKE_AT_ONCE: usize = 256;
 
 impl Inputs {
@@ -414,8 +414,8 @@ impl Inputs {
     }
 
     /// The next transaction already queued, without waiting. Queued ones are taken up to
-    /// [`TAKE_AT_ONCE`] at a time, which frees that many places in the channel at once: taken
-    /// one by one, each would wake a source blocked on the full channel.
+    /// [`TAKE_AT_ONCE`] at a time, which gives their room in the queue back at once: taken one
+    /// by one, each would wake a source waiting for room.
     fn try_next(
         &mut self,
         waiter: &tokio::runtime::Runtime,
