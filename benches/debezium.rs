@@ -1,14 +1,17 @@
 //! Debezium JSON benchmark: the decoder alone (Kafka message values, and captured lines →
 //! catalog row changes), a replay of newline-delimited Debezium JSON through the whole pipeline
 //! (`--debezium-file`), and the Kafka source's reading without its transport: the messages
-//! handed to its [`EventReader`] from memory, its transactions applied by the pipeline. Numbers
-//! go to the README; nothing here asserts a time.
+//! handed to its [`EventReader`] from memory, its transactions applied by the pipeline. The
+//! README's table holds the current figures, docs/benchmarks.md their history; nothing here
+//! asserts a time.
 //!
 //! With `--kafka`, the same messages are also produced to a private tansu broker (built by
 //! `scripts/setup`) and consumed from it: once by a bare consumer (what the broker delivers)
 //! and once by the Kafka source into the whole pipeline (consume and apply).
 //!
 //! `cargo bench --bench debezium -- [--people N] [--transactions N] [--schemas] [--kafka]`
+
+mod common;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
@@ -18,16 +21,16 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use twinflow::status::applied_positions;
 use twinflow_connectors::kafka::{EventReader, TopicMessage};
 use twinflow_connectors::{run_kafka_source, KafkaSourceConfig};
+use twinflow_controller::status::applied_positions;
 use twinflow_ingest::TableId;
 use twinflow_oracle::kafka::{produce, PrivateBroker};
 
 use clap::Parser;
-use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow_connectors::generator::{GeneratorConfig, OrgGenerator};
 use twinflow_connectors::{run_debezium_file, ConnectorStatus, DebeziumFileConfig};
+use twinflow_controller::{Pipeline, PipelineConfig};
 use twinflow_ingest::decode::debezium::{decode_event, decode_line, DecimalMode};
 use twinflow_oracle::debezium::{encode, to_line, Encoding, EventSource, Message};
 

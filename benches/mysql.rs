@@ -1,13 +1,15 @@
 //! MySQL source benchmark against a private MariaDB on this machine (server, engine and
 //! benchmark share the 2 cores): binlog catch-up through the whole pipeline, and freshness —
 //! commit in MariaDB → change visible over HTTP and pushed on a WebSocket — under a steady
-//! write load. Numbers go to the README; nothing here asserts a time.
+//! write load. The README's table holds the current figures, docs/benchmarks.md their
+//! history; nothing here asserts a time.
 //!
 //! `cargo bench --bench mysql -- [--people N] [--backlog ROWS] [--rows-per-txn N]
 //!  [--rate TXN_PER_S] [--seconds S]`
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,11 +19,11 @@ use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use tokio::sync::watch;
-use twinflow::pipeline::{Pipeline, PipelineConfig};
-use twinflow::status::PipelineInfo;
 use twinflow_connectors::generator::{GeneratorConfig, OrgGenerator};
 use twinflow_connectors::mysql::GtidPosition;
 use twinflow_connectors::{run_mysql_source, transaction_queue, ConnectorStatus, MySqlConfig};
+use twinflow_controller::status::PipelineInfo;
+use twinflow_controller::{Pipeline, PipelineConfig};
 use twinflow_ingest::{RowChange, SourcePosition, TableId};
 use twinflow_oracle::mariadb::PrivateMariaDb;
 use twinflow_oracle::sql;
@@ -145,8 +147,8 @@ fn summary(label: &str, mut samples: Vec<f64>) {
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     let db = PrivateMariaDb::start().context("starting a private MariaDB")?;
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/schema.sql");
-    db.source(&schema).context("loading schema.sql")?;
+    db.source(twinflow_oracle::contract::schema_sql())
+        .context("loading schema.sql")?;
     let generator = OrgGenerator::new(
         GeneratorConfig {
             seed: 3,

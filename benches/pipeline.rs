@@ -1,8 +1,11 @@
 //! End-to-end benchmark: org generator → sequencer → dataflows → served view state, then the
-//! HTTP read path. Numbers go to the README; nothing here asserts a time.
+//! HTTP read path. The README's table holds the current figures, docs/benchmarks.md their
+//! history; nothing here asserts a time.
 //!
 //! `cargo bench --bench pipeline -- [--scale N] [--workers N] [--mix person-moves|realistic]
 //! [--moves N] [--http-seconds S]`
+
+mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -12,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use twinflow::pipeline::{Pipeline, PipelineConfig};
-use twinflow::status::PipelineInfo;
 use twinflow_connectors::generator::{ChangeMix, GeneratorConfig, OrgGenerator};
 use twinflow_connectors::TransactionSender;
+use twinflow_controller::status::PipelineInfo;
+use twinflow_controller::{Pipeline, PipelineConfig};
 use twinflow_dataflows::EngineConfig;
 use twinflow_views::{ServedState, ViewId};
 

@@ -1,5 +1,6 @@
 //! Durability benchmark: what checkpoints cost while the engine works, and how long a restart
-//! from one takes. Numbers go to the README; nothing here asserts a time.
+//! from one takes. The README's table holds the current figures, docs/benchmarks.md their
+//! history; nothing here asserts a time.
 //!
 //! `cargo bench --bench recovery -- [--scale N] [--workers N] [--seconds S]`
 //!
@@ -9,14 +10,16 @@
 //! 3. The pipeline shuts down (writing a last checkpoint) and a new one starts from the data
 //!    directory: the time until the restored state is served.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use twinflow::durability::DurabilityConfig;
-use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow_connectors::generator::{ChangeMix, GeneratorConfig, OrgGenerator};
+use twinflow_controller::durability::DurabilityConfig;
+use twinflow_controller::{Pipeline, PipelineConfig};
 use twinflow_dataflows::EngineConfig;
 use twinflow_views::ServedState;
 

@@ -73,8 +73,8 @@ impl RunConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::file::Catalog;
-    use crate::catalog::{ConnectorSpec, SourceConfig};
+    use twinflow_controller::catalog::file::Catalog;
+    use twinflow_controller::catalog::{ConnectorSpec, SourceConfig};
 
     #[test]
     fn the_example_file_parses() {

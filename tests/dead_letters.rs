@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::txn;
-use twinflow::pipeline::{Pipeline, PipelineConfig};
+use twinflow_controller::{Pipeline, PipelineConfig};
 use twinflow_ingest::{RowChange, SourcePosition, TableId, Value};
 use twinflow_oracle::rows;
 use twinflow_views::{Datum, Filter, ViewId};

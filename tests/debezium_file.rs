@@ -8,8 +8,8 @@ mod common;
 use std::io::Write;
 use std::sync::Arc;
 
-use twinflow::pipeline::{Pipeline, PipelineConfig};
 use twinflow_connectors::{run_debezium_file, ConnectorState, ConnectorStatus, DebeziumFileConfig};
+use twinflow_controller::{Pipeline, PipelineConfig};
 use twinflow_ingest::decode::debezium::DecimalMode;
 use twinflow_oracle::debezium::{self as dbz, to_line, Encoding};
 use twinflow_oracle::Tables;

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow_array::{Array, Float64Array, Int64Array, StringArray};
-use twinflow::pipeline::{Pipeline, PipelineConfig};
-use twinflow::status::PipelineInfo;
 use twinflow_connectors::generator::{GeneratorConfig, OrgGenerator};
+use twinflow_controller::status::PipelineInfo;
+use twinflow_controller::{Pipeline, PipelineConfig};
 use twinflow_oracle::{evaluate, Tables};
 use twinflow_views::{ColumnType, ViewId};
 
@@ -76,7 +76,11 @@ fn served_views_equal_the_oracle_over_http() {
         // Served rows may carry derived ratio columns: compare the SQL columns only.
         for row in &mut actual {
             if let Some(object) = row.as_object_mut() {
-                object.retain(|name, _| view.schema().column_index(name).is_some());
+                object.retain(|name, _| {
+                    twinflow_dataflows::schema(view)
+                        .column_index(name)
+                        .is_some()
+                });
             }
         }
         actual.sort_by_key(sort_key);
@@ -117,7 +121,7 @@ fn served_views_equal_the_oracle_over_http() {
         let batch = batch.expect("record batch");
         for i in 0..batch.num_rows() {
             let mut object = serde_json::Map::new();
-            for column in ViewId::DeskOccupancy.schema().columns {
+            for column in twinflow_dataflows::schema(ViewId::DeskOccupancy).columns {
                 let array = batch.column_by_name(column.name).expect("column present");
                 let value: serde_json::Value = if array.is_null(i) {
                     serde_json::Value::Null
@@ -151,7 +155,11 @@ fn served_views_equal_the_oracle_over_http() {
     let mut json_rows: Vec<serde_json::Value> = json["rows"].as_array().expect("rows").clone();
     for row in &mut json_rows {
         if let Some(object) = row.as_object_mut() {
-            object.retain(|name, _| ViewId::DeskOccupancy.schema().column_index(name).is_some());
+            object.retain(|name, _| {
+                twinflow_dataflows::schema(ViewId::DeskOccupancy)
+                    .column_index(name)
+                    .is_some()
+            });
         }
     }
     assert!(!json_rows.is_empty());

@@ -16,13 +16,13 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
-use twinflow::pipeline::{Pipeline, PipelineConfig};
-use twinflow::sink::run_view_sink;
-use twinflow::status::applied_positions;
 use twinflow_connectors::{
     read_view_topic, run_kafka_source, ConnectorStatus, KafkaSink, KafkaSinkConfig,
     KafkaSourceConfig,
 };
+use twinflow_controller::sink::run_view_sink;
+use twinflow_controller::status::applied_positions;
+use twinflow_controller::{Pipeline, PipelineConfig};
 use twinflow_ingest::decode::debezium::DecimalMode;
 use twinflow_ingest::TableId;
 use twinflow_oracle::debezium::{Encoding, Message};
@@ -217,7 +217,7 @@ async fn debezium_topics_feed_the_views_and_the_sink_rebuilds_them() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let snapshot = state.snapshot();
     for view in ViewId::ALL {
-        let schema = view.schema();
+        let schema = twinflow_dataflows::schema(view);
         let served: BTreeMap<String, String> = snapshot
             .scan(view, &Filter::default(), None)
             .map(|(_, row)| {

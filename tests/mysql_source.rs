@@ -7,22 +7,15 @@ mod common;
 
 use common::Engine;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mysql_async::Conn;
 use twinflow_connectors::generator::{GeneratorConfig, OrgGenerator};
 use twinflow_ingest::RowChange;
+use twinflow_oracle::contract::schema_sql;
 use twinflow_oracle::mariadb::PrivateMariaDb;
 use twinflow_oracle::sql;
-
-fn schema_sql() -> &'static Path {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/spec/schema.sql"
-    ))
-}
 
 /// A server with the contract's schema and a generated org loaded; the generator to go on with.
 async fn loaded_server(seed: u64, people: u64) -> (PrivateMariaDb, OrgGenerator) {

@@ -32,7 +32,8 @@ impl Harness {
 
     /// An engine started from `restore`, whose source tables the oracle has as `tables`.
     fn start(workers: usize, restore: Option<Restore>, tables: Tables) -> Harness {
-        let (state, writer) = ServedState::new(StateConfig::default());
+        let (state, writer) =
+            ServedState::new(StateConfig::default(), twinflow_dataflows::catalog());
         let config = EngineConfig {
             workers,
             ..EngineConfig::default()

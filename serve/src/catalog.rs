@@ -1,37 +1,44 @@
 //! `GET /v1/views`: the catalog of served views.
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use twinflow_views::{ViewId, ViewSchema};
 
-use crate::AppState;
+use crate::{routes, AppState};
 
 /// The catalog response.
 #[derive(Serialize)]
-pub struct Catalog {
+pub struct Catalog<'a> {
     /// The snapshot the row counts are from.
     as_of: u64,
     /// Every view, in catalog order.
-    views: Vec<CatalogEntry>,
+    views: Vec<CatalogEntry<'a>>,
 }
 
 /// One view: name, description, key, typed columns, current row count.
 #[derive(Serialize)]
-struct CatalogEntry {
+struct CatalogEntry<'a> {
     #[serde(flatten)]
-    schema: &'static ViewSchema,
+    schema: &'a ViewSchema,
     rows: usize,
     changed_at: u64,
 }
 
 /// Lists every view with its key, typed columns and current row count.
-pub async fn list(State(app): State<AppState>) -> Json<Catalog> {
+#[utoipa::path(
+    get,
+    path = routes::CATALOG,
+    tag = "views",
+    responses((status = 200, description = "Every view: name, description, key, typed columns, rows, changed_at, at one as_of", content_type = "application/json"))
+)]
+pub async fn list(State(app): State<AppState>) -> Response {
     let snapshot = app.state().snapshot();
     let views = ViewId::ALL
         .into_iter()
         .map(|view| CatalogEntry {
-            schema: view.schema(),
+            schema: snapshot.schema(view),
             rows: snapshot.len(view),
             changed_at: snapshot.changed_at(view),
         })
@@ -40,4 +47,5 @@ pub async fn list(State(app): State<AppState>) -> Json<Catalog> {
         as_of: snapshot.as_of,
         views,
     })
+    .into_response()
 }

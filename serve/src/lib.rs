@@ -10,6 +10,9 @@
 //! | `GET /v1/status` | `as_of`, source lags, per-view rows and subscribers, engine counters |
 //! | `GET /healthz` | `ok` |
 //! | `GET /metrics` | Prometheus text exposition |
+//! | `GET /v1/deadletters` | the dead-letter record |
+//! | `GET /v1/openapi.json` | the OpenAPI 3 document of every route |
+//! | `/v1/connectors...` | the operator's connector control (operator token) |
 //!
 //! [`serve`] runs it on a listener until a shutdown future completes.
 
@@ -20,11 +23,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::{Extension, Router};
 use tokio::sync::watch;
 use twinflow_views::ServedState;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 mod arrow;
 mod body;
@@ -33,6 +38,7 @@ mod catalog;
 mod error;
 mod json;
 mod metrics;
+mod openapi;
 mod operator;
 mod query;
 mod read;
@@ -142,8 +148,10 @@ pub(crate) mod routes {
     pub const PAUSE: &str = "/v1/connectors/{name}/pause";
     /// Letting a held connector go on (operator).
     pub const RESUME: &str = "/v1/connectors/{name}/resume";
+    /// The OpenAPI document.
+    pub const OPENAPI: &str = "/v1/openapi.json";
     /// Every route, in the order request counters are kept.
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 12] = [
         CATALOG,
         VIEW,
         SUBSCRIBE,
@@ -155,6 +163,7 @@ pub(crate) mod routes {
         CONNECTOR,
         PAUSE,
         RESUME,
+        OPENAPI,
     ];
 }
 
@@ -221,34 +230,89 @@ pub fn router(
     operator_token: Option<String>,
 ) -> Router {
     let app = AppState::new(state, info, operator_token);
-    let operator = Router::new()
-        .route(routes::CONNECTORS, get(operator::list).post(operator::add))
-        .route(
-            routes::CONNECTOR,
-            get(operator::one).delete(operator::remove),
-        )
-        .route(routes::PAUSE, post(operator::pause))
-        .route(routes::RESUME, post(operator::resume))
-        .route_layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            operator::require_token,
-        ));
-    Router::new()
-        .route(routes::CATALOG, get(catalog::list))
-        .route(routes::VIEW, get(read::view))
-        .route(routes::SUBSCRIBE, get(subscribe::subscribe))
-        .route(routes::STATUS, get(status::status))
-        .route(routes::HEALTH, get(status::healthz))
-        .route(routes::METRICS, get(metrics::render))
-        .route(routes::DEAD_LETTERS, get(status::dead_letters))
-        .merge(operator)
+    let (router, document) = api(app.clone()).split_for_parts();
+    // Rendering a document built from constants cannot fail; an empty one would say so.
+    let document = openapi::Document(serde_json::to_vec(&document).unwrap_or_default().into());
+    router
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(Extension(document))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             metrics::count,
         ))
         .with_state(app)
+}
+
+/// Every route with its handler, each also entered in the OpenAPI document.
+fn api(app: AppState) -> OpenApiRouter<AppState> {
+    let operator = OpenApiRouter::new()
+        .routes(routes!(operator::list, operator::add))
+        .routes(routes!(operator::one, operator::remove))
+        .routes(routes!(operator::pause))
+        .routes(routes!(operator::resume))
+        .route_layer(axum::middleware::from_fn_with_state(
+            app,
+            operator::require_token,
+        ));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(catalog::list))
+        .routes(routes!(read::view))
+        .routes(routes!(subscribe::subscribe))
+        .routes(routes!(status::status))
+        .routes(routes!(status::healthz))
+        .routes(routes!(metrics::render))
+        .routes(routes!(status::dead_letters))
+        .routes(routes!(openapi::document))
+        .merge(operator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document names every route the router serves, with the methods it serves them
+    /// with, and nothing else.
+    #[test]
+    fn the_openapi_document_has_every_route() {
+        let (state, _writer) = ServedState::new(Default::default(), twinflow_dataflows::catalog());
+        struct NoInfo;
+        impl EngineInfo for NoInfo {
+            fn dead_letter_count(&self) -> u64 {
+                0
+            }
+            fn counters(&self) -> Vec<(&'static str, &'static str, f64)> {
+                Vec::new()
+            }
+            fn connectors(&self) -> Vec<serde_json::Value> {
+                Vec::new()
+            }
+            fn dead_letters(&self) -> Vec<serde_json::Value> {
+                Vec::new()
+            }
+        }
+        let app = AppState::new(state, Arc::new(NoInfo), None);
+        let document = api(app).into_openapi();
+        let documented: std::collections::BTreeSet<&str> =
+            document.paths.paths.keys().map(String::as_str).collect();
+        let served: std::collections::BTreeSet<&str> = routes::ALL.into_iter().collect();
+        assert_eq!(documented, served);
+        let methods = |path: &str| {
+            let item = &document.paths.paths[path];
+            [
+                ("get", item.get.is_some()),
+                ("post", item.post.is_some()),
+                ("delete", item.delete.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(method, present)| present.then_some(method))
+            .collect::<Vec<_>>()
+        };
+        assert_eq!(methods(routes::CONNECTORS), ["get", "post"]);
+        assert_eq!(methods(routes::CONNECTOR), ["get", "delete"]);
+        assert_eq!(methods(routes::PAUSE), ["post"]);
+        assert_eq!(methods(routes::VIEW), ["get"]);
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests

@@ -131,6 +131,12 @@ fn sanitize(name: &str) -> String {
 }
 
 /// The metrics page.
+#[utoipa::path(
+    get,
+    path = routes::METRICS,
+    tag = "engine",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain; version=0.0.4"))
+)]
 pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     let snapshot = app.state().snapshot();
     let mut out = String::with_capacity(4096);

@@ -5,9 +5,10 @@
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
-use twinflow_views::{Filter, PageCursor, ViewId};
+use twinflow_views::{Filter, PageCursor, ViewId, ViewSchema};
 
 use crate::error::ApiError;
+use crate::AppState;
 
 /// Rows per page when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 1000;
@@ -62,8 +63,8 @@ pub struct SubscribeQuery {
 }
 
 impl ViewQuery {
-    /// Parses the raw query string of a request on `view`.
-    pub fn parse(view: ViewId, query: &str) -> Result<Self, ApiError> {
+    /// Parses the raw query string of a request on `view`, whose rows `schema` describes.
+    pub fn parse(view: ViewId, schema: &ViewSchema, query: &str) -> Result<Self, ApiError> {
         let mut parsed = ViewQuery {
             view,
             filter: Filter::default(),
@@ -101,7 +102,7 @@ impl ViewQuery {
             return Err(ApiError::Repeated(pair[0].0.clone()));
         }
         parsed.filter = Filter::parse(
-            view.schema(),
+            schema,
             parsed
                 .filter_pairs
                 .iter()
@@ -183,17 +184,21 @@ fn parse_format(value: &str) -> Result<Format, ApiError> {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ViewQuery {
+impl FromRequestParts<AppState> for ViewQuery {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(name) = Path::<String>::from_request_parts(parts, state)
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(name) = Path::<String>::from_request_parts(parts, app)
             .await
             .map_err(|err| ApiError::BadPath(err.body_text()))?;
         let view = name
             .parse::<ViewId>()
             .map_err(|_| ApiError::UnknownView(name))?;
-        ViewQuery::parse(view, parts.uri.query().unwrap_or(""))
+        let schema = app.state().catalog().schema(view);
+        ViewQuery::parse(view, schema, parts.uri.query().unwrap_or(""))
     }
 }
 
@@ -202,7 +207,8 @@ mod tests {
     use super::*;
 
     fn parse(query: &str) -> Result<ViewQuery, ApiError> {
-        ViewQuery::parse(ViewId::Occupancy, query)
+        let view = ViewId::Occupancy;
+        ViewQuery::parse(view, twinflow_dataflows::schema(view), query)
     }
 
     #[test]

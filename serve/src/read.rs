@@ -13,7 +13,7 @@ use crate::body::Chunks;
 use crate::cache::{PageKey, RenderedPage};
 use crate::error::ApiError;
 use crate::query::{Format, ReadQuery, ViewQuery};
-use crate::{arrow, json, offload, AppState};
+use crate::{arrow, json, offload, routes, AppState};
 
 /// The `as_of` of the rows in a response.
 const AS_OF_HEADER: HeaderName = HeaderName::from_static("x-twinflow-as-of");
@@ -23,6 +23,24 @@ const NEXT_CURSOR_HEADER: HeaderName = HeaderName::from_static("x-twinflow-next-
 const INLINE_LIMIT: usize = 10_000;
 
 /// Reads one page of a view at the current snapshot, or, with `cursor`, at the cursor's.
+#[utoipa::path(
+    get,
+    path = routes::VIEW,
+    tag = "views",
+    params(
+        ("view" = String, Path, description = "The view's name, as `GET /v1/views` lists it"),
+        ("limit" = Option<usize>, Query, description = "Rows per page (default 1,000; at most 1,000,000)"),
+        ("cursor" = Option<String>, Query, description = "The `next` cursor of the previous page: the page after it, at the same as_of"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `arrow` (an Arrow IPC stream)"),
+        ("filters" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "`column=value` equality filters on any column, e.g. `company_id=1`; `null` matches NULL"),
+    ),
+    responses(
+        (status = 200, description = "`{view, as_of, rows, next}`, or the page's rows as an Arrow IPC stream", content(("application/json"), ("application/vnd.apache.arrow.stream"))),
+        (status = 400, description = "A bad filter, limit, cursor or format", content_type = "application/json"),
+        (status = 404, description = "No such view", content_type = "application/json"),
+        (status = 410, description = "The cursor's snapshot is no longer held", content_type = "application/json"),
+    )
+)]
 pub async fn view(State(app): State<AppState>, query: ViewQuery) -> Result<Response, ApiError> {
     let read = query.into_read()?;
     let snapshot = match &read.cursor {
@@ -88,7 +106,7 @@ async fn page(
 /// Reads and encodes a page.
 fn render(snapshot: &Snapshot, read: &ReadQuery) -> Result<RenderedPage, ApiError> {
     let page = snapshot.page(read.view, &read.filter, read.cursor.as_ref(), read.limit);
-    let schema = read.view.schema();
+    let schema = snapshot.schema(read.view);
     let body = match read.format {
         Format::Json => Bytes::from(json::rows_array(schema, &page.rows)),
         Format::Arrow => Bytes::from(

@@ -6,7 +6,7 @@ use axum::Json;
 use serde::{Serialize, Serializer};
 use twinflow_views::{now_ms, SourceProgress, ViewId};
 
-use crate::AppState;
+use crate::{routes, AppState};
 
 /// One source's progress and lag.
 #[derive(Serialize)]
@@ -49,6 +49,12 @@ struct Status<'a> {
 }
 
 /// The engine's position, source lags, views and counters.
+#[utoipa::path(
+    get,
+    path = routes::STATUS,
+    tag = "engine",
+    responses((status = 200, description = "as_of, source lags and positions, per-view rows and subscribers, connectors, checkpoints, engine counters", content_type = "application/json"))
+)]
 pub async fn status(State(app): State<AppState>) -> Response {
     let snapshot = app.state().snapshot();
     let now = now_ms();
@@ -93,6 +99,12 @@ pub async fn status(State(app): State<AppState>) -> Response {
 }
 
 /// The dead-letter record: the total, and the most recent letters (newest last).
+#[utoipa::path(
+    get,
+    path = routes::DEAD_LETTERS,
+    tag = "engine",
+    responses((status = 200, description = "`{total, recent}`: the most recent dead letters, newest last", content_type = "application/json"))
+)]
 pub async fn dead_letters(State(app): State<AppState>) -> Response {
     let body = serde_json::json!({
         "total": app.info().dead_letter_count(),
@@ -102,6 +114,12 @@ pub async fn dead_letters(State(app): State<AppState>) -> Response {
 }
 
 /// Liveness: `ok` while the server answers.
+#[utoipa::path(
+    get,
+    path = routes::HEALTH,
+    tag = "engine",
+    responses((status = 200, description = "`ok`", content_type = "text/plain"))
+)]
 pub async fn healthz() -> &'static str {
     "ok"
 }

@@ -32,7 +32,7 @@ use twinflow_views::{Filter, ResetReason, Snapshot, Subscription, ViewDelta, Vie
 
 use crate::error::ApiError;
 use crate::query::{SubscribeQuery, ViewQuery};
-use crate::{json, offload, AppState, ShuttingDown};
+use crate::{json, offload, routes, AppState, ShuttingDown};
 
 /// A progress message goes out after this long without other messages.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -44,6 +44,21 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_CLOSE_REASON: usize = 123;
 
 /// Checks the view and filters (answering errors like a read would), then upgrades.
+#[utoipa::path(
+    get,
+    path = routes::SUBSCRIBE,
+    tag = "views",
+    params(
+        ("view" = String, Path, description = "The view's name, as `GET /v1/views` lists it"),
+        ("after" = Option<u64>, Query, description = "Resume after this as_of: the changes since, instead of a snapshot (a reset snapshot when they are no longer kept)"),
+        ("filters" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "`column=value` equality filters, as for a read"),
+    ),
+    responses(
+        (status = 101, description = "WebSocket: a `snapshot` (or the resumed `changes`), then `changes` and `progress` messages, each with its as_of; a `reset` snapshot when the subscriber fell behind"),
+        (status = 400, description = "A bad filter or `after`", content_type = "application/json"),
+        (status = 404, description = "No such view", content_type = "application/json"),
+    )
+)]
 pub async fn subscribe(
     State(app): State<AppState>,
     query: ViewQuery,
@@ -194,7 +209,8 @@ impl Session {
     }
 
     async fn send_changes(&mut self, delta: &ViewDelta) -> Result<(), End> {
-        match json::changes_message(self.view, delta, &self.filter) {
+        let schema = self.app.state().catalog().schema(self.view);
+        match json::changes_message(self.view, schema, delta, &self.filter) {
             Some(text) => self.send(text).await,
             None => Ok(()),
         }

@@ -384,7 +384,7 @@ async fn arrow_pages_equal_json_pages() {
                 .body,
         );
         assert_eq!(rows, rows_of(&json_body), "{view}");
-        let schema = view.parse::<ViewId>().expect("view").schema();
+        let schema = twinflow_dataflows::schema(view.parse::<ViewId>().expect("view"));
         assert_eq!(fields.len(), schema.columns.len());
         for (field, column) in fields.iter().zip(schema.columns) {
             assert_eq!(field.0, column.name);

@@ -82,7 +82,7 @@ fn same(sql: Option<&str>, served: Option<&str>) -> bool {
 
 /// Compares `expected` (the SQL) with `served` (the engine's JSON rows) by the view's key.
 pub fn compare_view(view: ViewId, expected: &SqlRows, served: &[serde_json::Value]) -> ViewDiff {
-    let key_columns = view.schema().key;
+    let key_columns = twinflow_dataflows::schema(view).key;
     let key_of_sql = |row: &[Option<String>]| -> Vec<Option<String>> {
         key_columns
             .iter()

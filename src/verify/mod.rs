@@ -24,9 +24,8 @@ use twinflow_views::ViewId;
 pub use compare::ViewDiff;
 use compare::{compare_view, SqlRows};
 
-/// The contract's `views.sql`, as this binary was built against (a test keeps it equal to
-/// `../shared/spec/views.sql`).
-pub const VIEWS_SQL: &str = include_str!("views.sql");
+/// The contract's `views.sql` (`spec/views.sql`), as this binary was built against.
+pub const VIEWS_SQL: &str = include_str!("../../spec/views.sql");
 
 /// What to verify.
 #[derive(Clone, Debug)]

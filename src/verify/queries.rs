@@ -72,19 +72,4 @@ mod tests {
             .expect("staffing_by_function");
         assert!(by_function.starts_with("WITH staffing AS (SELECT"));
     }
-
-    #[test]
-    fn the_embedded_contract_is_the_shared_one() {
-        // The binary carries a copy of the contract; it must not drift from the original.
-        let shared =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/views.sql");
-        if let Ok(original) = std::fs::read_to_string(&shared) {
-            assert_eq!(
-                original,
-                VIEWS_SQL,
-                "src/verify/views.sql differs from {}",
-                shared.display()
-            );
-        }
-    }
 }

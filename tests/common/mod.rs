@@ -211,8 +211,7 @@ pub fn oracle_differences(
 
 /// A served row as the JSON API writes it.
 pub fn to_json(view: twinflow_views::ViewId, row: &twinflow_views::Row) -> serde_json::Value {
-    let object = view
-        .schema()
+    let object = twinflow_dataflows::schema(view)
         .columns
         .iter()
         .zip(row.iter())
@@ -282,7 +281,11 @@ pub fn http_oracle_differences(
         let (_, mut actual) = read_all(address, view);
         for row in &mut actual {
             if let Some(object) = row.as_object_mut() {
-                object.retain(|name, _| view.schema().column_index(name).is_some());
+                object.retain(|name, _| {
+                    twinflow_dataflows::schema(view)
+                        .column_index(name)
+                        .is_some()
+                });
             }
         }
         let mut wanted: Vec<serde_json::Value> =

@@ -1,11 +1,17 @@
-//! The catalog of served views: names, key columns and typed columns, as in `views.sql`.
+//! The catalog of served views: which views there are ([`ViewId`], by name) and what each
+//! one's rows hold ([`ViewSchema`]: key and typed columns, as in `views.sql`).
+//!
+//! A view's schema is declared by the dataflow that builds its rows, next to that code, and
+//! handed to the served state as a [`ViewCatalog`] when the engine starts; this crate only
+//! checks it (key columns exist, are integers and never NULL; `company_id` comes first).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::Serialize;
+use thiserror::Error;
 
-use crate::datum::{Datum, Key};
+use crate::datum::{Datum, Key, Text};
 
 /// The type of a view column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -31,6 +37,98 @@ pub struct ViewColumn {
     pub nullable: bool,
 }
 
+/// The Rust types a view column may have, with the column type and nullability they give.
+pub trait ColumnValue: Into<Datum> {
+    /// The column's type.
+    const TYPE: ColumnType;
+    /// Whether the column may be `NULL`.
+    const NULLABLE: bool;
+}
+
+impl ColumnValue for i64 {
+    const TYPE: ColumnType = ColumnType::Int;
+    const NULLABLE: bool = false;
+}
+
+impl ColumnValue for Option<i64> {
+    const TYPE: ColumnType = ColumnType::Int;
+    const NULLABLE: bool = true;
+}
+
+impl ColumnValue for f64 {
+    const TYPE: ColumnType = ColumnType::Float;
+    const NULLABLE: bool = false;
+}
+
+impl ColumnValue for Text {
+    const TYPE: ColumnType = ColumnType::Text;
+    const NULLABLE: bool = false;
+}
+
+impl ColumnValue for Option<Text> {
+    const TYPE: ColumnType = ColumnType::Text;
+    const NULLABLE: bool = true;
+}
+
+impl ViewColumn {
+    /// The column `name` holding values of type `T`.
+    pub const fn of<T: ColumnValue>(name: &'static str) -> ViewColumn {
+        ViewColumn {
+            name,
+            ty: T::TYPE,
+            nullable: T::NULLABLE,
+        }
+    }
+}
+
+/// A view's schema as its dataflow declares it, before the catalog checks it.
+#[derive(Clone, Copy, Debug)]
+pub struct ViewDefinition {
+    /// The view.
+    pub view: ViewId,
+    /// What one row stands for.
+    pub description: &'static str,
+    /// The columns that identify a row, by name.
+    pub key: &'static [&'static str],
+    /// All columns, in order.
+    pub columns: &'static [ViewColumn],
+}
+
+/// Why a view's definition was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CatalogError {
+    /// A key column is not a column of the view.
+    #[error("{view}: the key column `{column}` is not a column of the view")]
+    UnknownKeyColumn {
+        /// The view.
+        view: ViewId,
+        /// The key column.
+        column: &'static str,
+    },
+    /// A key column may be NULL or is not an integer.
+    #[error("{view}: the key column `{column}` must be a non-NULL integer")]
+    KeyColumnType {
+        /// The view.
+        view: ViewId,
+        /// The key column.
+        column: &'static str,
+    },
+    /// The first column is not the tenant, `company_id`.
+    #[error("{view}: the first column must be `company_id`, the tenant of the row")]
+    NoTenant {
+        /// The view.
+        view: ViewId,
+    },
+    /// A view has no definition, or more than one.
+    #[error("{view}: {count} definitions; every view has exactly one")]
+    Definitions {
+        /// The view.
+        view: ViewId,
+        /// How many were given.
+        count: usize,
+    },
+}
+
 /// One served view.
 #[derive(Debug, Serialize)]
 pub struct ViewSchema {
@@ -43,10 +141,45 @@ pub struct ViewSchema {
     /// All columns, in order.
     pub columns: &'static [ViewColumn],
     #[serde(skip)]
-    key_indexes: &'static [usize],
+    key_indexes: Vec<usize>,
 }
 
 impl ViewSchema {
+    /// Checks `definition`: every key column is a non-NULL integer column of the view, and the
+    /// first column is `company_id`.
+    pub fn new(definition: ViewDefinition) -> Result<ViewSchema, CatalogError> {
+        let ViewDefinition {
+            view,
+            description,
+            key,
+            columns,
+        } = definition;
+        if columns.first().map(|c| c.name) != Some("company_id") {
+            return Err(CatalogError::NoTenant { view });
+        }
+        let key_indexes = key
+            .iter()
+            .map(|&column| {
+                let index = columns
+                    .iter()
+                    .position(|c| c.name == column)
+                    .ok_or(CatalogError::UnknownKeyColumn { view, column })?;
+                let c = &columns[index];
+                if c.ty != ColumnType::Int || c.nullable {
+                    return Err(CatalogError::KeyColumnType { view, column });
+                }
+                Ok(index)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ViewSchema {
+            name: view.name(),
+            description,
+            key,
+            columns,
+            key_indexes,
+        })
+    }
+
     /// The index of a column by name.
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
@@ -89,39 +222,38 @@ impl ViewSchema {
     }
 }
 
-const fn int(name: &'static str) -> ViewColumn {
-    ViewColumn {
-        name,
-        ty: ColumnType::Int,
-        nullable: false,
-    }
+/// Every view's schema, indexed by [`ViewId`].
+#[derive(Debug)]
+pub struct ViewCatalog {
+    schemas: Vec<ViewSchema>,
 }
-const fn nullable_int(name: &'static str) -> ViewColumn {
-    ViewColumn {
-        name,
-        ty: ColumnType::Int,
-        nullable: true,
+
+impl ViewCatalog {
+    /// The catalog of `definitions`, one for each view in any order, each checked.
+    pub fn new(
+        definitions: impl IntoIterator<Item = ViewDefinition>,
+    ) -> Result<ViewCatalog, CatalogError> {
+        let mut slots: Vec<Vec<ViewDefinition>> = ViewId::ALL.iter().map(|_| Vec::new()).collect();
+        for definition in definitions {
+            slots[definition.view.index()].push(definition);
+        }
+        let schemas = ViewId::ALL
+            .into_iter()
+            .zip(slots)
+            .map(|(view, mut slot)| match (slot.pop(), slot.len()) {
+                (Some(definition), 0) => ViewSchema::new(definition),
+                (found, more) => Err(CatalogError::Definitions {
+                    view,
+                    count: usize::from(found.is_some()) + more,
+                }),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ViewCatalog { schemas })
     }
-}
-const fn text(name: &'static str) -> ViewColumn {
-    ViewColumn {
-        name,
-        ty: ColumnType::Text,
-        nullable: false,
-    }
-}
-const fn nullable_text(name: &'static str) -> ViewColumn {
-    ViewColumn {
-        name,
-        ty: ColumnType::Text,
-        nullable: true,
-    }
-}
-const fn float(name: &'static str) -> ViewColumn {
-    ViewColumn {
-        name,
-        ty: ColumnType::Float,
-        nullable: false,
+
+    /// The schema of `view`.
+    pub fn schema(&self, view: ViewId) -> &ViewSchema {
+        &self.schemas[view.index()]
     }
 }
 
@@ -147,140 +279,6 @@ pub enum ViewId {
     SkillCoverage,
 }
 
-static SCHEMAS: [ViewSchema; 7] = [
-    ViewSchema {
-        name: "staffing",
-        description:
-            "one row per job of a live company: planned positions against the people in it",
-        key: &["job_id"],
-        key_indexes: &[3],
-        columns: &[
-            int("company_id"),
-            int("function_id"),
-            nullable_text("function_name"),
-            int("job_id"),
-            text("job_title"),
-            nullable_text("job_level"),
-            int("planned"),
-            int("filled"),
-            int("on_leave"),
-            int("vacancies"),
-            int("overstaffed"),
-        ],
-    },
-    ViewSchema {
-        name: "staffing_by_function",
-        description: "one row per Function of a live company: the sums of its jobs' staffing rows",
-        key: &["function_id"],
-        key_indexes: &[1],
-        columns: &[
-            int("company_id"),
-            int("function_id"),
-            text("function_name"),
-            nullable_int("parent_function_id"),
-            int("jobs"),
-            int("planned"),
-            int("filled"),
-            int("on_leave"),
-            int("vacancies"),
-            int("overstaffed"),
-        ],
-    },
-    ViewSchema {
-        name: "desk_occupancy",
-        description: "one row per desk whose room, floor and building exist, of a live company",
-        key: &["table_id"],
-        key_indexes: &[4],
-        columns: &[
-            int("company_id"),
-            int("building_id"),
-            int("floor_id"),
-            int("room_id"),
-            int("table_id"),
-            text("label"),
-            int("seats"),
-            float("pos_x"),
-            float("pos_y"),
-            int("assigned"),
-            int("reserved_jobs"),
-        ],
-    },
-    ViewSchema {
-        name: "occupancy",
-        description: "one row per room whose floor and building exist, of a live company",
-        key: &["room_id"],
-        key_indexes: &[3],
-        columns: &[
-            int("company_id"),
-            int("building_id"),
-            int("floor_id"),
-            int("room_id"),
-            text("room_name"),
-            text("kind"),
-            int("capacity"),
-            int("desks"),
-            int("seats"),
-            int("assigned"),
-            int("reserved_desks"),
-        ],
-    },
-    ViewSchema {
-        name: "occupancy_by_floor",
-        description: "one row per floor of an existing building of a live company",
-        key: &["floor_id"],
-        key_indexes: &[2],
-        columns: &[
-            int("company_id"),
-            int("building_id"),
-            int("floor_id"),
-            int("level"),
-            text("floor_name"),
-            int("rooms"),
-            int("capacity"),
-            int("desks"),
-            int("seats"),
-            int("assigned"),
-            int("reserved_desks"),
-        ],
-    },
-    ViewSchema {
-        name: "occupancy_by_building",
-        description: "one row per building of a live company",
-        key: &["building_id"],
-        key_indexes: &[1],
-        columns: &[
-            int("company_id"),
-            int("building_id"),
-            text("building_name"),
-            int("floors"),
-            int("rooms"),
-            int("capacity"),
-            int("desks"),
-            int("seats"),
-            int("assigned"),
-            int("reserved_desks"),
-        ],
-    },
-    ViewSchema {
-        name: "skill_coverage",
-        description:
-            "one row per (live company, existing skill) held by a job or required by a task",
-        key: &["company_id", "skill_id"],
-        key_indexes: &[0, 1],
-        columns: &[
-            int("company_id"),
-            int("skill_id"),
-            text("skill_name"),
-            text("category"),
-            int("jobs_with_skill"),
-            int("holders"),
-            int("tasks_requiring"),
-            int("tasks_covered"),
-            int("gap"),
-        ],
-    },
-];
-
 impl ViewId {
     /// All views, in catalog order.
     pub const ALL: [ViewId; 7] = [
@@ -293,14 +291,17 @@ impl ViewId {
         ViewId::SkillCoverage,
     ];
 
-    /// The view's schema.
-    pub fn schema(self) -> &'static ViewSchema {
-        &SCHEMAS[self as usize]
-    }
-
-    /// The view's name.
+    /// The view's name, as in `views.sql` and in the API's paths.
     pub fn name(self) -> &'static str {
-        self.schema().name
+        match self {
+            ViewId::Staffing => "staffing",
+            ViewId::StaffingByFunction => "staffing_by_function",
+            ViewId::DeskOccupancy => "desk_occupancy",
+            ViewId::Occupancy => "occupancy",
+            ViewId::OccupancyByFloor => "occupancy_by_floor",
+            ViewId::OccupancyByBuilding => "occupancy_by_building",
+            ViewId::SkillCoverage => "skill_coverage",
+        }
     }
 
     /// Position in [`ViewId::ALL`].
@@ -327,21 +328,104 @@ impl FromStr for ViewId {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A catalog for this crate's tests: every view keyed by its second column, with the
+    /// columns the tests name.
+    pub(crate) fn catalog() -> ViewCatalog {
+        const ROOMS: &[ViewColumn] = &[
+            ViewColumn::of::<i64>("company_id"),
+            ViewColumn::of::<i64>("building_id"),
+            ViewColumn::of::<i64>("floor_id"),
+            ViewColumn::of::<i64>("room_id"),
+            ViewColumn::of::<Text>("room_name"),
+            ViewColumn::of::<Text>("kind"),
+        ];
+        const OTHERS: &[ViewColumn] = &[
+            ViewColumn::of::<i64>("company_id"),
+            ViewColumn::of::<i64>("id"),
+            ViewColumn::of::<Option<Text>>("job_level"),
+        ];
+        ViewCatalog::new(ViewId::ALL.map(|view| ViewDefinition {
+            view,
+            description: "a test view",
+            key: if view == ViewId::Occupancy {
+                &["room_id"]
+            } else {
+                &["id"]
+            },
+            columns: if view == ViewId::Occupancy {
+                ROOMS
+            } else {
+                OTHERS
+            },
+        }))
+        .expect("a valid catalog")
+    }
+
     #[test]
-    fn key_indexes_name_the_key_columns() {
+    fn names_parse_back() {
         for view in ViewId::ALL {
-            let schema = view.schema();
-            let named: Vec<_> = schema
-                .key_indexes
-                .iter()
-                .map(|&i| schema.columns[i].name)
-                .collect();
-            assert_eq!(named, schema.key, "{view}");
-            assert_eq!(schema.columns[0].name, "company_id", "{view}");
             assert_eq!(view.name().parse::<ViewId>(), Ok(view));
         }
+    }
+
+    #[test]
+    fn a_definition_is_checked() {
+        const COLUMNS: &[ViewColumn] = &[
+            ViewColumn::of::<i64>("company_id"),
+            ViewColumn::of::<Option<i64>>("parent_id"),
+            ViewColumn::of::<Text>("name"),
+        ];
+        let definition = |key: &'static [&'static str]| ViewDefinition {
+            view: ViewId::Staffing,
+            description: "",
+            key,
+            columns: COLUMNS,
+        };
+        let schema = ViewSchema::new(definition(&["company_id"])).expect("valid");
+        assert_eq!(schema.key_of(&[Datum::Int(4), Datum::Null]), Key::new(&[4]));
+        for (key, refused) in [
+            (
+                &["nope"][..],
+                CatalogError::UnknownKeyColumn {
+                    view: ViewId::Staffing,
+                    column: "nope",
+                },
+            ),
+            (
+                &["parent_id"][..],
+                CatalogError::KeyColumnType {
+                    view: ViewId::Staffing,
+                    column: "parent_id",
+                },
+            ),
+            (
+                &["name"][..],
+                CatalogError::KeyColumnType {
+                    view: ViewId::Staffing,
+                    column: "name",
+                },
+            ),
+        ] {
+            assert_eq!(ViewSchema::new(definition(key)).unwrap_err(), refused);
+        }
+        let no_tenant = ViewDefinition {
+            columns: &COLUMNS[1..],
+            ..definition(&["company_id"])
+        };
+        assert!(matches!(
+            ViewSchema::new(no_tenant),
+            Err(CatalogError::NoTenant { .. })
+        ));
+        let one_missing = ViewCatalog::new(ViewId::ALL[1..].iter().map(|&view| ViewDefinition {
+            view,
+            ..definition(&["company_id"])
+        }));
+        assert!(matches!(
+            one_missing,
+            Err(CatalogError::Definitions { count: 0, .. })
+        ));
     }
 }

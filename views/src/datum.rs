@@ -62,6 +62,18 @@ impl From<i64> for Datum {
     }
 }
 
+impl From<Option<i64>> for Datum {
+    fn from(i: Option<i64>) -> Self {
+        i.map_or(Datum::Null, Datum::Int)
+    }
+}
+
+impl From<f64> for Datum {
+    fn from(f: f64) -> Self {
+        Datum::Float(f)
+    }
+}
+
 impl From<Option<Text>> for Datum {
     fn from(s: Option<Text>) -> Self {
         s.map_or(Datum::Null, Datum::Text)

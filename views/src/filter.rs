@@ -97,11 +97,13 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::tests::catalog;
     use crate::catalog::ViewId;
 
     #[test]
     fn parses_typed_conditions() {
-        let schema = ViewId::Occupancy.schema();
+        let catalog = catalog();
+        let schema = catalog.schema(ViewId::Occupancy);
         let f = Filter::parse(schema, [("company_id", "2"), ("kind", "lab")]).expect("valid");
         assert_eq!(f.company(), Some(2));
         let row: Vec<Datum> = vec![
@@ -122,7 +124,8 @@ mod tests {
 
     #[test]
     fn names_the_problem() {
-        let schema = ViewId::Occupancy.schema();
+        let catalog = catalog();
+        let schema = catalog.schema(ViewId::Occupancy);
         assert!(matches!(
             Filter::parse(schema, [("nope", "1")]),
             Err(FilterError::UnknownColumn { .. })
@@ -131,7 +134,7 @@ mod tests {
             Filter::parse(schema, [("room_id", "x")]),
             Err(FilterError::BadValue { .. })
         ));
-        let staffing = ViewId::Staffing.schema();
+        let staffing = catalog.schema(ViewId::Staffing);
         assert!(Filter::parse(staffing, [("job_level", "null")]).is_ok());
     }
 }

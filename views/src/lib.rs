@@ -1,6 +1,7 @@
 //! The views twinflow serves, and their served state.
 //!
-//! [`catalog`] names every view of the contract's `views.sql` with its key and typed columns.
+//! [`catalog`] names every view of the contract's `views.sql`, and checks the key and typed
+//! columns its dataflow declares for it.
 //! [`state`] holds what readers see: a consistent [`Snapshot`] of every view at one timestamp
 //! (`as_of`), older snapshots for paging, and per-view change logs and broadcasts for
 //! subscribers. Readers never block the writer and never see part of a timestamp.
@@ -11,7 +12,10 @@ pub mod filter;
 pub mod state;
 mod versioned;
 
-pub use catalog::{ColumnType, ViewColumn, ViewId, ViewSchema};
+pub use catalog::{
+    CatalogError, ColumnType, ColumnValue, ViewCatalog, ViewColumn, ViewDefinition, ViewId,
+    ViewSchema,
+};
 pub use datum::{Datum, Key, Row, Text};
 pub use filter::{Filter, FilterError};
 pub use state::{

@@ -12,15 +12,14 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::ops::Bound;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
-use crate::catalog::{ViewId, ViewSchema};
+use crate::catalog::{ViewCatalog, ViewId, ViewSchema};
 use crate::datum::{Key, Row};
 use crate::filter::Filter;
 use crate::versioned::{StoreKey, VersionedRows};
@@ -154,6 +153,8 @@ impl LiveSnapshots {
 
 /// The rows of every view, at every `as_of` still held.
 struct Tables {
+    /// Every view's schema.
+    catalog: Arc<ViewCatalog>,
     views: Vec<VersionedRows>,
     live: LiveSnapshots,
 }
@@ -224,6 +225,11 @@ pub struct Page {
 }
 
 impl Snapshot {
+    /// The schema of `view`'s rows.
+    pub fn schema(&self, view: ViewId) -> &ViewSchema {
+        self.tables.catalog.schema(view)
+    }
+
     /// The snapshot of `tables` at `as_of`; it keeps that `as_of`'s versions alive.
     fn new(
         tables: Arc<Tables>,
@@ -345,12 +351,13 @@ struct ChangeLog {
 
 struct Shared {
     config: StateConfig,
+    catalog: Arc<ViewCatalog>,
     current: ArcSwap<Snapshot>,
     history: Mutex<VecDeque<(Instant, Arc<Snapshot>)>>,
     logs: Vec<Mutex<ChangeLog>>,
     senders: Vec<broadcast::Sender<Arc<ViewDelta>>>,
-    /// Every delta up to this `as_of` has been broadcast.
-    broadcast_as_of: AtomicU64,
+    /// Every delta up to this `as_of` has been broadcast: the published `as_of`.
+    published: watch::Sender<u64>,
 }
 
 /// A reader's handle on the served state. Cheap to clone.
@@ -380,7 +387,7 @@ pub fn now_ms() -> u64 {
 
 impl ServedState {
     /// An empty state (`as_of` 0, every view empty) and its writer.
-    pub fn new(config: StateConfig) -> (ServedState, StateWriter) {
+    pub fn new(config: StateConfig, catalog: Arc<ViewCatalog>) -> (ServedState, StateWriter) {
         let senders = ViewId::ALL
             .iter()
             .map(|_| broadcast::channel(config.subscriber_queue.max(1)).0)
@@ -396,6 +403,7 @@ impl ServedState {
             })
             .collect();
         let tables = Arc::new(Tables {
+            catalog: catalog.clone(),
             views: ViewId::ALL
                 .iter()
                 .map(|_| VersionedRows::default())
@@ -406,11 +414,12 @@ impl ServedState {
         let empty = Snapshot::new(tables.clone(), 0, stats.clone(), Arc::from(Vec::new()));
         let shared = Arc::new(Shared {
             config,
+            catalog,
             current: ArcSwap::from_pointee(empty),
             history: Mutex::new(VecDeque::new()),
             logs,
             senders,
-            broadcast_as_of: AtomicU64::new(0),
+            published: watch::Sender::new(0),
         });
         let writer = StateWriter {
             shared: shared.clone(),
@@ -484,7 +493,22 @@ impl ServedState {
     /// [`ServedState::snapshot`]'s `as_of` by at most one commit in progress: a progress message
     /// carrying it never runs ahead of the changes a subscriber has been sent.
     pub fn broadcast_as_of(&self) -> u64 {
-        self.shared.broadcast_as_of.load(Ordering::Acquire)
+        *self.shared.published.borrow()
+    }
+
+    /// A receiver of the broadcast `as_of` ([`ServedState::broadcast_as_of`]), notified at
+    /// every commit: what waits for the engine to publish.
+    pub fn published(&self) -> watch::Receiver<u64> {
+        self.shared.published.subscribe()
+    }
+
+    /// Completes once `as_of` (or a later timestamp) is published and broadcast.
+    pub async fn published_at(&self, as_of: u64) {
+        // The sender lives as long as `self`, so the wait ends only when the value is there.
+        let _ = self
+            .published()
+            .wait_for(|&published| published >= as_of)
+            .await;
     }
 
     /// Subscribers currently connected to `view`.
@@ -495,6 +519,11 @@ impl ServedState {
     /// The limits this state was built with.
     pub fn config(&self) -> &StateConfig {
         &self.shared.config
+    }
+
+    /// Every view's schema.
+    pub fn catalog(&self) -> &ViewCatalog {
+        &self.shared.catalog
     }
 }
 
@@ -510,7 +539,13 @@ impl StateWriter {
             removed_sources,
             baseline,
         } = commit;
-        let deltas = apply_updates(&self.tables.views, &mut self.stats, as_of, updates);
+        let deltas = apply_updates(
+            &self.tables.catalog,
+            &self.tables.views,
+            &mut self.stats,
+            as_of,
+            updates,
+        );
         for source in &removed_sources {
             self.sources.remove(source);
         }
@@ -547,7 +582,7 @@ impl StateWriter {
             // No receivers is not an error: nobody is subscribed to this view.
             let _ = self.shared.senders[view.index()].send(delta);
         }
-        self.shared.broadcast_as_of.store(as_of, Ordering::Release);
+        self.shared.published.send_replace(as_of);
         let visible = Instant::now();
         // Once readers and subscribers have it: the deltas the logs let go of are freed (their
         // old rows are cold memory), and the versions no live snapshot can see go (the current
@@ -600,6 +635,7 @@ type ViewWork<'a> = (ViewId, &'a VersionedRows, &'a mut ViewStats, Vec<RowUpdate
 /// The views are independent: a large commit applies them on two threads, split by update
 /// count.
 fn apply_updates(
+    catalog: &ViewCatalog,
     tables: &[VersionedRows],
     stats: &mut [ViewStats],
     as_of: u64,
@@ -619,7 +655,8 @@ fn apply_updates(
     let apply = |work: Vec<ViewWork<'_>>| {
         work.into_iter()
             .map(|(view, rows, stats, updates)| {
-                (view, apply_view(view, rows, stats, as_of, updates))
+                let schema = catalog.schema(view);
+                (view, apply_view(schema, rows, stats, as_of, updates))
             })
             .collect::<Vec<_>>()
     };
@@ -654,13 +691,13 @@ fn apply_updates(
 
 /// Applies one view's updates to its rows as of `as_of`; its key changes, in key order.
 fn apply_view(
-    view: ViewId,
+    schema: &ViewSchema,
     rows: &VersionedRows,
     stats: &mut ViewStats,
     as_of: u64,
     updates: Vec<RowUpdate>,
 ) -> Vec<KeyChange> {
-    let changes = key_changes(view, updates);
+    let changes = key_changes(schema, updates);
     let mut writes = Vec::with_capacity(changes.len());
     for KeyChange { key, old, new } in &changes {
         let new_company = new.as_deref().map(ViewSchema::company_of);
@@ -695,8 +732,7 @@ fn expire(history: &mut VecDeque<(Instant, Arc<Snapshot>)>, max_age: Duration) {
 /// One view's updates as key changes in key order. A key changed in several timestamps of
 /// the commit (its updates come in time order) becomes one change, from its first row to its
 /// last, or none where it ends as it began.
-fn key_changes(view: ViewId, updates: Vec<RowUpdate>) -> Vec<KeyChange> {
-    let schema = view.schema();
+fn key_changes(schema: &ViewSchema, updates: Vec<RowUpdate>) -> Vec<KeyChange> {
     let mut changes: Vec<KeyChange> = updates
         .into_iter()
         .filter_map(|RowUpdate { old, new }| {
@@ -740,6 +776,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::catalog::tests::catalog as test_catalog;
     use crate::datum::Datum;
 
     fn building(company: i64, id: i64, floors: i64) -> Row {
@@ -775,8 +812,9 @@ mod tests {
     fn a_key_changed_in_several_timestamps_is_one_change_or_none() {
         let (b1, b2, b3) = (building(1, 10, 1), building(1, 10, 2), building(1, 10, 3));
         let other = |floors| building(1, 20, floors);
+        let catalog = test_catalog();
         let changes = key_changes(
-            ViewId::OccupancyByBuilding,
+            catalog.schema(ViewId::OccupancyByBuilding),
             vec![
                 change(Some(b1.clone()), Some(b2.clone())),
                 change(Some(other(1)), Some(other(2))),
@@ -799,7 +837,8 @@ mod tests {
 
     #[test]
     fn snapshots_are_consistent_and_pinned_ones_stay_readable() {
-        let (state, mut writer) = ServedState::new(StateConfig::default());
+        let (state, mut writer) =
+            ServedState::new(StateConfig::default(), Arc::new(test_catalog()));
         commit(
             &mut writer,
             1,
@@ -854,7 +893,7 @@ mod tests {
         /// committed and collected since; versions nobody can see are collected.
         #[test]
         fn held_snapshots_keep_reading_their_as_of(steps in proptest::collection::vec(step(), 1..40)) {
-            let (state, mut writer) = ServedState::new(StateConfig::default());
+            let (state, mut writer) = ServedState::new(StateConfig::default(), Arc::new(test_catalog()));
             let mut current: BTreeMap<i64, Row> = BTreeMap::new();
             let mut expected: HashMap<u64, Vec<Row>> = HashMap::from([(0, Vec::new())]);
             let mut held = vec![state.snapshot()];
@@ -908,7 +947,8 @@ mod tests {
 
     #[test]
     fn paging_walks_every_row_once() {
-        let (state, mut writer) = ServedState::new(StateConfig::default());
+        let (state, mut writer) =
+            ServedState::new(StateConfig::default(), Arc::new(test_catalog()));
         commit(
             &mut writer,
             1,
@@ -936,7 +976,8 @@ mod tests {
 
     #[test]
     fn a_key_moving_to_another_company_is_one_change() {
-        let (state, mut writer) = ServedState::new(StateConfig::default());
+        let (state, mut writer) =
+            ServedState::new(StateConfig::default(), Arc::new(test_catalog()));
         commit(&mut writer, 1, vec![insert(building(1, 10, 0))]);
         let sub = state.subscribe(ViewId::OccupancyByBuilding, Some(0));
         assert_eq!(
@@ -952,8 +993,11 @@ mod tests {
         let delta = rx.try_recv().expect("broadcast");
         assert_eq!(delta.as_of, 2);
         assert_eq!(delta.changes.len(), 1);
-        let filter =
-            Filter::parse(ViewId::OccupancyByBuilding.schema(), [("company_id", "1")]).expect("ok");
+        let filter = Filter::parse(
+            state.snapshot().schema(ViewId::OccupancyByBuilding),
+            [("company_id", "1")],
+        )
+        .expect("ok");
         assert!(state
             .snapshot()
             .page(ViewId::OccupancyByBuilding, &filter, None, 10)
@@ -964,7 +1008,8 @@ mod tests {
     #[test]
     fn a_restored_baseline_resets_subscribers_resuming_from_before_it() {
         // A restarted engine: its first commit is the restored checkpoint at as_of 1000.
-        let (state, mut writer) = ServedState::new(StateConfig::default());
+        let (state, mut writer) =
+            ServedState::new(StateConfig::default(), Arc::new(test_catalog()));
         writer.commit(Commit {
             as_of: 1000,
             updates: vec![(ViewId::OccupancyByBuilding, insert(building(1, 10, 2)))],
@@ -992,7 +1037,7 @@ mod tests {
             log_row_changes: 2,
             ..StateConfig::default()
         };
-        let (state, mut writer) = ServedState::new(config);
+        let (state, mut writer) = ServedState::new(config, Arc::new(test_catalog()));
         for as_of in 1..=5 {
             commit(
                 &mut writer,

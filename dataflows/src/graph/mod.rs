@@ -5,11 +5,12 @@ mod occupancy;
 mod reduce;
 mod skills;
 mod staffing;
+mod view_row;
 
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::trace::implementations::KeySpine;
 use differential_dataflow::{Data, ExchangeData, VecCollection};
-use twinflow_views::{Datum, Row, RowUpdate, ViewId};
+use twinflow_views::{CatalogError, Datum, Row, RowUpdate, ViewCatalog, ViewDefinition, ViewId};
 
 use self::reduce::{Change, Changes};
 
@@ -39,21 +40,35 @@ impl<'s> LiveCompanies<'s> {
     }
 }
 
+/// Every view's schema, as the dataflow that builds its rows declares it.
+pub fn view_catalog() -> Result<ViewCatalog, CatalogError> {
+    ViewCatalog::new([
+        staffing::StaffingRow::DEFINITION,
+        staffing::FunctionRow::DEFINITION,
+        occupancy::DeskRow::DEFINITION,
+        occupancy::RoomRow::DEFINITION,
+        occupancy::FloorRow::DEFINITION,
+        occupancy::BuildingRow::DEFINITION,
+        skills::CoverageRow::DEFINITION,
+    ])
+}
+
 /// Integer columns of one view's served rows, read by name: the positions are looked up in the
-/// catalog once, when the dataflow is built. The operators that add up another view's rows
+/// view's definition once, when the dataflow is built. The operators that add up another view's rows
 /// (Functions over jobs, skills over jobs) read them this way, so that a
 /// view's output is its served row and nothing else.
 struct IntColumns<const N: usize>([usize; N]);
 
 impl<const N: usize> IntColumns<N> {
-    /// The columns `names` of `view`. Panics on a name the catalog does not have: the names are
-    /// this crate's own constants, and every test builds the dataflow.
-    fn of(view: ViewId, names: [&str; N]) -> Self {
-        let schema = view.schema();
+    /// The columns `names` of the view `definition` declares. Panics on a name the view does
+    /// not have: the names are this crate's own constants, and every test builds the dataflow.
+    fn of(definition: &ViewDefinition, names: [&str; N]) -> Self {
         IntColumns(names.map(|name| {
-            schema
-                .column_index(name)
-                .unwrap_or_else(|| panic!("{} has no column {name}", view.name()))
+            definition
+                .columns
+                .iter()
+                .position(|column| column.name == name)
+                .unwrap_or_else(|| panic!("{} has no column {name}", definition.view))
         }))
     }
 
@@ -138,4 +153,19 @@ pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (Vi
         .concat(by_function)
         .concat(occupancy)
         .concat(coverage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_view_has_one_well_formed_definition() {
+        let catalog = view_catalog().expect("valid definitions");
+        for view in ViewId::ALL {
+            let schema = catalog.schema(view);
+            assert_eq!(schema.name, view.name());
+            assert_eq!(schema.columns[0].name, "company_id", "{view}");
+        }
+    }
 }

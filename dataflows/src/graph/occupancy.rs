@@ -11,10 +11,11 @@
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
-use twinflow_views::{Datum, Row, RowUpdate, ViewId};
+use twinflow_views::{Row, RowUpdate, Text, ViewId};
 
 use super::assemble::{accumulate, accumulate_feeding, facts, Fact};
 use super::reduce::field_sums;
+use super::view_row::view_row;
 use super::{rows, LiveCompanies};
 use crate::records::{BuildingRec, DeskRec, FloorRec, Id, LinkRec, RoomRec};
 use crate::Time;
@@ -28,20 +29,6 @@ struct Place {
     building_id: Id,
     floor_id: Id,
     room_id: Id,
-}
-
-impl Place {
-    fn datums(&self, depth: usize) -> impl Iterator<Item = Datum> {
-        [
-            self.company_id,
-            self.building_id,
-            self.floor_id,
-            self.room_id,
-        ]
-        .into_iter()
-        .take(depth)
-        .map(|id| Datum::Int(id.into()))
-    }
 }
 
 /// The people at a desk and the jobs reserving it.
@@ -102,58 +89,129 @@ field_sums!(AreaSums {
     reserved_desks
 });
 
-impl AreaSums {
-    /// The sums as the trailing columns of a served row: `rooms, capacity, desks, seats,
-    /// assigned, reserved_desks` (a room's row starts at `desks`; `floors` is a building's own
-    /// column).
-    fn datums(&self) -> [Datum; 6] {
-        [
-            self.rooms,
-            self.capacity,
-            self.desks,
-            self.seats,
-            self.assigned,
-            self.reserved_desks,
-        ]
-        .map(Datum::Int)
+view_row! {
+    /// A row of `desk_occupancy`.
+    struct DeskRow for ViewId::DeskOccupancy;
+    description: "one row per desk whose room, floor and building exist, of a live company";
+    key: [table_id];
+    columns {
+        company_id: i64,
+        building_id: i64,
+        floor_id: i64,
+        room_id: i64,
+        table_id: i64,
+        label: Text,
+        seats: i64,
+        pos_x: f64,
+        pos_y: f64,
+        assigned: i64,
+        reserved_jobs: i64,
     }
 }
 
-/// An area's served row. Each row is collected from iterators of known length, so it is
-/// allocated once.
+view_row! {
+    /// A row of `occupancy`.
+    struct RoomRow for ViewId::Occupancy;
+    description: "one row per room whose floor and building exist, of a live company";
+    key: [room_id];
+    columns {
+        company_id: i64,
+        building_id: i64,
+        floor_id: i64,
+        room_id: i64,
+        room_name: Text,
+        kind: Text,
+        capacity: i64,
+        desks: i64,
+        seats: i64,
+        assigned: i64,
+        reserved_desks: i64,
+    }
+}
+
+view_row! {
+    /// A row of `occupancy_by_floor`.
+    struct FloorRow for ViewId::OccupancyByFloor;
+    description: "one row per floor of an existing building of a live company";
+    key: [floor_id];
+    columns {
+        company_id: i64,
+        building_id: i64,
+        floor_id: i64,
+        level: i64,
+        floor_name: Text,
+        rooms: i64,
+        capacity: i64,
+        desks: i64,
+        seats: i64,
+        assigned: i64,
+        reserved_desks: i64,
+    }
+}
+
+view_row! {
+    /// A row of `occupancy_by_building`.
+    struct BuildingRow for ViewId::OccupancyByBuilding;
+    description: "one row per building of a live company";
+    key: [building_id];
+    columns {
+        company_id: i64,
+        building_id: i64,
+        building_name: Text,
+        floors: i64,
+        rooms: i64,
+        capacity: i64,
+        desks: i64,
+        seats: i64,
+        assigned: i64,
+        reserved_desks: i64,
+    }
+}
+
+/// An area's served row.
 fn area_row(area: &AreaRec, sums: &AreaSums) -> Row {
     match area {
-        AreaRec::Room(place, r) => {
-            let [_, _, sums @ ..] = sums.datums();
-            place
-                .datums(3)
-                .chain([
-                    Datum::Int(r.id.into()),
-                    r.name.clone().into(),
-                    r.kind.clone().into(),
-                    Datum::Int(r.capacity),
-                ])
-                .chain(sums)
-                .collect()
+        AreaRec::Room(place, r) => RoomRow {
+            company_id: place.company_id.into(),
+            building_id: place.building_id.into(),
+            floor_id: place.floor_id.into(),
+            room_id: r.id.into(),
+            room_name: r.name.clone(),
+            kind: r.kind.clone(),
+            capacity: r.capacity,
+            desks: sums.desks,
+            seats: sums.seats,
+            assigned: sums.assigned,
+            reserved_desks: sums.reserved_desks,
         }
-        AreaRec::Floor(place, f) => place
-            .datums(2)
-            .chain([
-                Datum::Int(f.id.into()),
-                Datum::Int(f.level),
-                f.name.clone().into(),
-            ])
-            .chain(sums.datums())
-            .collect(),
-        AreaRec::Building(b) => [
-            Datum::Int(b.company_id.into()),
-            Datum::Int(b.id.into()),
-            b.name.clone().into(),
-            Datum::Int(sums.floors),
-        ]
-        .into_iter()
-        .chain(sums.datums())
-        .collect(),
+        .into_row(),
+        AreaRec::Floor(place, f) => FloorRow {
+            company_id: place.company_id.into(),
+            building_id: place.building_id.into(),
+            floor_id: f.id.into(),
+            level: f.level,
+            floor_name: f.name.clone(),
+            rooms: sums.rooms,
+            capacity: sums.capacity,
+            desks: sums.desks,
+            seats: sums.seats,
+            assigned: sums.assigned,
+            reserved_desks: sums.reserved_desks,
+        }
+        .into_row(),
+        AreaRec::Building(b) => BuildingRow {
+            company_id: b.company_id.into(),
+            building_id: b.id.into(),
+            building_name: b.name.clone(),
+            floors: sums.floors,
+            rooms: sums.rooms,
+            capacity: sums.capacity,
+            desks: sums.desks,
+            seats: sums.seats,
+            assigned: sums.assigned,
+            reserved_desks: sums.reserved_desks,
+        }
+        .into_row(),
     }
 }
 
@@ -240,18 +298,20 @@ pub fn occupancy<'s>(
         "desk_occupancy",
         facts(placed_desks, people.concat(reservations)),
         |_, (place, d), counts| -> Row {
-            place
-                .datums(4)
-                .chain([
-                    Datum::Int(d.id.into()),
-                    d.label.clone().into(),
-                    Datum::Int(d.seats),
-                    Datum::Float(d.pos_x.get()),
-                    Datum::Float(d.pos_y.get()),
-                    Datum::Int(counts.assigned),
-                    Datum::Int(counts.reserved),
-                ])
-                .collect()
+            DeskRow {
+                company_id: place.company_id.into(),
+                building_id: place.building_id.into(),
+                floor_id: place.floor_id.into(),
+                room_id: place.room_id.into(),
+                table_id: d.id.into(),
+                label: d.label.clone(),
+                seats: d.seats,
+                pos_x: d.pos_x.get(),
+                pos_y: d.pos_y.get(),
+                assigned: counts.assigned,
+                reserved_jobs: counts.reserved,
+            }
+            .into_row()
         },
         |_, (place, d), counts| {
             let sums = AreaSums {

@@ -1,19 +1,37 @@
 //! `skill_coverage` (with its helpers `skill_coverage_supply` and `skill_coverage_demand`).
 
-use std::sync::Arc;
-
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::operators::ThresholdTotal;
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
 use timely::dataflow::operators::vec::Map;
-use twinflow_views::{Datum, Row, RowUpdate, ViewId};
+use twinflow_views::{Row, RowUpdate, Text, ViewId};
 
 use super::assemble::{accumulate, deltas, Fact};
 use super::reduce::{field_sums, Changes, Sums};
+use super::staffing::StaffingRow;
+use super::view_row::view_row;
 use super::{id, rows, IntColumns, LiveCompanies};
 use crate::records::{Id, JobRec, LinkRec, SkillLevelRec, SkillLinkRec, SkillRec, Status, TaskRec};
 use crate::Time;
+
+view_row! {
+    /// A row of `skill_coverage`.
+    struct CoverageRow for ViewId::SkillCoverage;
+    description: "one row per (live company, existing skill) held by a job or required by a task";
+    key: [company_id, skill_id];
+    columns {
+        company_id: i64,
+        skill_id: i64,
+        skill_name: Text,
+        category: Text,
+        jobs_with_skill: i64,
+        holders: i64,
+        tasks_requiring: i64,
+        tasks_covered: i64,
+        gap: i64,
+    }
+}
 
 /// What one fact about a (company, skill) pair adds to its row: a `job_skill` row of a live job
 /// (with the job's active people), a `task_skill` row of a live task, or such a task_skill row
@@ -122,7 +140,7 @@ pub fn skill_coverage<'s>(
     // changes its holders alone, and only a job that appears, leaves or changes company is a
     // whole fact inserted or retracted (the sums of a retracted one are negated back, with the
     // difference -1, so that the fact keeps its name's count below).
-    let columns = IntColumns::of(ViewId::Staffing, ["job_id", "company_id", "filled"]);
+    let columns = IntColumns::of(&StaffingRow::DEFINITION, ["job_id", "company_id", "filled"]);
     let staffed = deltas(staffing, move |row: &Row| {
         let [job, company, filled] = columns.read(row);
         let sums = CoverageSums {
@@ -185,17 +203,18 @@ pub fn skill_coverage<'s>(
         "skill_coverage",
         facts,
         |&(company, skill), (name, category), s| -> Row {
-            Arc::from([
-                Datum::Int(company.into()),
-                Datum::Int(skill.into()),
-                name.clone().into(),
-                category.clone().into(),
-                Datum::Int(s.jobs),
-                Datum::Int(s.holders),
-                Datum::Int(s.required),
-                Datum::Int(s.covered),
-                Datum::Int(s.required - s.covered),
-            ])
+            CoverageRow {
+                company_id: company.into(),
+                skill_id: skill.into(),
+                skill_name: name.clone(),
+                category: category.clone(),
+                jobs_with_skill: s.jobs,
+                holders: s.holders,
+                tasks_requiring: s.required,
+                tasks_covered: s.covered,
+                gap: s.required - s.covered,
+            }
+            .into_row()
         },
     );
     rows(coverage, |_| ViewId::SkillCoverage)

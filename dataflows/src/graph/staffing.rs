@@ -1,14 +1,13 @@
 //! `staffing` and `staffing_by_function`.
 
-use std::sync::Arc;
-
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
-use twinflow_views::{Datum, Row, RowUpdate, Text, ViewId};
+use twinflow_views::{Row, RowUpdate, Text, ViewId};
 
 use super::assemble::{accumulate, assemble, deltas, facts};
 use super::reduce::field_sums;
 use super::reduce::Changes;
+use super::view_row::view_row;
 use super::{id, rows, IntColumns, LiveCompanies};
 use crate::records::{FunctionRec, Id, JobLevelRec, JobRec, Status};
 use crate::Time;
@@ -20,6 +19,45 @@ enum JobChild {
     LevelName(Text),
     Active,
     Leave,
+}
+
+view_row! {
+    /// A row of `staffing`.
+    struct StaffingRow for ViewId::Staffing;
+    description: "one row per job of a live company: planned positions against the people in it";
+    key: [job_id];
+    columns {
+        company_id: i64,
+        function_id: i64,
+        function_name: Option<Text>,
+        job_id: i64,
+        job_title: Text,
+        job_level: Option<Text>,
+        planned: i64,
+        filled: i64,
+        on_leave: i64,
+        vacancies: i64,
+        overstaffed: i64,
+    }
+}
+
+view_row! {
+    /// A row of `staffing_by_function`.
+    struct FunctionRow for ViewId::StaffingByFunction;
+    description: "one row per Function of a live company: the sums of its jobs' staffing rows";
+    key: [function_id];
+    columns {
+        company_id: i64,
+        function_id: i64,
+        function_name: Text,
+        parent_function_id: Option<i64>,
+        jobs: i64,
+        planned: i64,
+        filled: i64,
+        on_leave: i64,
+        vacancies: i64,
+        overstaffed: i64,
+    }
 }
 
 /// `staffing`: one served row per job of a live company, keyed by job id.
@@ -61,19 +99,20 @@ pub fn staffing<'s>(
                 JobChild::Leave => on_leave += count as i64,
             }
         }
-        Arc::from([
-            Datum::Int(job.company_id.into()),
-            Datum::Int(job.function_id.into()),
-            function_name.into(),
-            Datum::Int(job.id.into()),
-            job.title.clone().into(),
-            job_level.into(),
-            Datum::Int(job.headcount),
-            Datum::Int(filled),
-            Datum::Int(on_leave),
-            Datum::Int((job.headcount - filled).max(0)),
-            Datum::Int((filled - job.headcount).max(0)),
-        ])
+        StaffingRow {
+            company_id: job.company_id.into(),
+            function_id: job.function_id.into(),
+            function_name,
+            job_id: job.id.into(),
+            job_title: job.title.clone(),
+            job_level,
+            planned: job.headcount,
+            filled,
+            on_leave,
+            vacancies: (job.headcount - filled).max(0),
+            overstaffed: (filled - job.headcount).max(0),
+        }
+        .into_row()
     })
 }
 
@@ -107,7 +146,7 @@ pub fn staffing_by_function<'s>(
         .restrict(functions.map(|f| (f.company_id, f)))
         .map(|f| (f.id, f));
     let columns = IntColumns::of(
-        ViewId::Staffing,
+        &StaffingRow::DEFINITION,
         [
             "function_id",
             "planned",
@@ -133,19 +172,19 @@ pub fn staffing_by_function<'s>(
         "staffing_by_function",
         facts(live_functions, jobs),
         |_, f, jobs| {
-            Arc::from([
-                Datum::Int(f.company_id.into()),
-                Datum::Int(f.id.into()),
-                f.name.clone().into(),
-                f.parent_function_id
-                    .map_or(Datum::Null, |p| Datum::Int(p.into())),
-                Datum::Int(jobs.jobs),
-                Datum::Int(jobs.planned),
-                Datum::Int(jobs.filled),
-                Datum::Int(jobs.on_leave),
-                Datum::Int(jobs.vacancies),
-                Datum::Int(jobs.overstaffed),
-            ])
+            FunctionRow {
+                company_id: f.company_id.into(),
+                function_id: f.id.into(),
+                function_name: f.name.clone(),
+                parent_function_id: f.parent_function_id.map(i64::from),
+                jobs: jobs.jobs,
+                planned: jobs.planned,
+                filled: jobs.filled,
+                on_leave: jobs.on_leave,
+                vacancies: jobs.vacancies,
+                overstaffed: jobs.overstaffed,
+            }
+            .into_row()
         },
     );
     rows(by_function, |_| ViewId::StaffingByFunction)

@@ -83,7 +83,7 @@ impl Server {
     /// Serves a fresh state on `listener`.
     pub fn start_on(listener: TcpListener, config: StateConfig) -> Server {
         let addr = listener.local_addr().expect("local addr");
-        let (state, writer) = ServedState::new(config);
+        let (state, writer) = ServedState::new(config, twinflow_dataflows::catalog());
         let router = twinflow_serve::router(
             state.clone(),
             Arc::new(Info),
@@ -126,7 +126,7 @@ impl Server {
             }
         }
         for (view, row) in puts {
-            let key = view.schema().key_of(&row);
+            let key = twinflow_dataflows::schema(view).key_of(&row);
             let old = self.rows.insert((view, key), row.clone());
             if old.as_ref() != Some(&row) {
                 updates.push((
@@ -183,7 +183,12 @@ impl Server {
             .filter(|((v, _), row)| *v == view && keep(row))
             .map(|(_, row)| row)
             .collect();
-        rows.sort_by_key(|row| (row[0].as_int(), view.schema().key_of(row)));
+        rows.sort_by_key(|row| {
+            (
+                row[0].as_int(),
+                twinflow_dataflows::schema(view).key_of(row),
+            )
+        });
         rows.into_iter().map(|row| row_json(view, row)).collect()
     }
 
@@ -225,7 +230,7 @@ pub fn room(company: i64, room: i64, assigned: i64) -> Row {
 /// A row as the API's JSON object, computed independently of the API's encoder.
 pub fn row_json(view: ViewId, row: &[Datum]) -> Value {
     let mut object = Map::new();
-    for (column, value) in view.schema().columns.iter().zip(row) {
+    for (column, value) in twinflow_dataflows::schema(view).columns.iter().zip(row) {
         let value = match value {
             Datum::Null => Value::Null,
             Datum::Int(i) => json!(i),

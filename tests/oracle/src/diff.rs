@@ -56,7 +56,7 @@ pub fn diff(view: ViewId, expected: &[Row], actual: &[Row]) -> Option<String> {
 
 /// `(name=value, ...)` in the view's column order.
 pub fn format_row(view: ViewId, row: &[Datum]) -> String {
-    let columns = view.schema().columns;
+    let columns = twinflow_dataflows::schema(view).columns;
     let parts: Vec<String> = row
         .iter()
         .enumerate()

@@ -74,7 +74,7 @@ fn finish(view: ViewId, mut rows: Vec<VRow>) -> Vec<VRow> {
 
 /// Every oracle row must fit the view's catalog columns; a mismatch is a bug in the oracle.
 fn check_shape(view: ViewId, row: &[Datum]) {
-    let schema = view.schema();
+    let schema = twinflow_dataflows::schema(view);
     assert_eq!(
         row.len(),
         schema.columns.len(),
@@ -111,7 +111,7 @@ fn live_companies(t: &Tables) -> HashSet<i64> {
 
 /// The index of a view column by name.
 fn vcol(view: ViewId, name: &str) -> usize {
-    view.schema()
+    twinflow_dataflows::schema(view)
         .column_index(name)
         .unwrap_or_else(|| panic!("oracle: view {view} has no column `{name}`"))
 }

@@ -7,6 +7,7 @@
 //! source transactions for property tests, and [`rows`] builds valid source rows by hand.
 //! [`mariadb`] runs a private MariaDB server for a test and [`sql`] writes transactions into it;
 //! [`kafka`] runs a private Kafka-protocol broker.
+//! [`contract`] locates the repository's copy of the contract.
 //! [`debezium`] encodes row changes as Debezium MySQL change events in JSON, for decoder tests.
 //!
 //! ```
@@ -23,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod columns;
+pub mod contract;
 pub mod debezium;
 mod diff;
 mod eval;

@@ -265,7 +265,7 @@ impl Seen {
         for (view, rows) in views {
             let m = self.max_rows.entry(*view).or_default();
             *m = (*m).max(rows.len());
-            let schema = view.schema();
+            let schema = twinflow_dataflows::schema(*view);
             let col =
                 |r: &twinflow_views::Row, name: &str| r[schema.column_index(name).unwrap()].clone();
             let int = |r: &twinflow_views::Row, name: &str| col(r, name).as_int().unwrap();
@@ -477,7 +477,7 @@ fn check_invariants(
         .map(|c| c[0].as_int().unwrap())
         .collect();
     for (view, rows) in views {
-        let schema = view.schema();
+        let schema = twinflow_dataflows::schema(*view);
         let mut keys = HashSet::new();
         prop_assert!(rows.windows(2).all(|w| w[0] <= w[1]), "{view} not sorted");
         for r in rows {
@@ -492,7 +492,7 @@ fn check_invariants(
         }
     }
     let total = |view: ViewId, name: &str| {
-        let i = view.schema().column_index(name).unwrap();
+        let i = twinflow_dataflows::schema(view).column_index(name).unwrap();
         views[&view]
             .iter()
             .map(|r| r[i].as_int().unwrap())

@@ -31,7 +31,7 @@ pub async fn run_view_sink(
             Written::new()
         }
     };
-    let schema = view.schema();
+    let schema = twinflow_dataflows::schema(view);
     loop {
         let mut subscription = state.subscribe(view, None);
         let snapshot = subscription.snapshot.clone();
@@ -79,7 +79,7 @@ type Written = HashMap<String, u64>;
 /// The changes that turn a topic holding `written` into `snapshot`'s rows of `view`: rows new
 /// or different, and tombstones for keys gone.
 fn catch_up(written: &Written, snapshot: &Snapshot, view: ViewId) -> Vec<ViewChange> {
-    let schema = view.schema();
+    let schema = twinflow_dataflows::schema(view);
     let mut current = HashSet::new();
     let mut changes = Vec::new();
     for (_, row) in snapshot.scan(view, &Filter::default(), None) {

@@ -2,33 +2,33 @@
 //! and the reservation of timestamps across restarts.
 //!
 //! A checkpoint is taken by the sequencer between two timestamps (the workers save their
-//! shards in input order, so the state is exactly that of the last sealed timestamp) and
-//! written by a [`Checkpointer`] thread, so neither the sequencer nor the dataflow waits for the
-//! disk. At start-up the newest checkpoint that passes its checks is restored; corrupt ones are
-//! logged and skipped.
+//! shards in input order, so the state is exactly that of the last sealed timestamp) when the
+//! [`policy`] says it is due, and written by the [`checkpointer`] thread, so neither the
+//! sequencer nor the dataflow waits for the disk; [`file`] is the format. At start-up the
+//! newest checkpoint that passes its checks is restored; corrupt ones are logged and skipped.
 //!
 //! Timestamps are reserved ahead in the data directory: an engine never publishes an `as_of`
 //! beyond its reservation, and a restarted engine starts above it. So no `as_of` is ever given
 //! to two different states, and a subscriber resuming across a restart is reset rather than
 //! sent changes relative to a state that no longer exists.
 
+mod checkpointer;
 pub(crate) mod file;
+mod policy;
+mod stats;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use crossbeam_channel::Receiver;
-use serde::Serialize;
-use twinflow_dataflows::CheckpointShard;
-use twinflow_ingest::{now_ms, SourcePosition};
+use twinflow_ingest::SourcePosition;
 
 use file::CorruptCheckpoint;
+pub(crate) use policy::Durable;
+pub use stats::{CheckpointStats, RestoredCheckpoint, WrittenCheckpoint};
 
 /// Checkpoint files kept in the data directory (older ones are deleted).
 const KEEP_CHECKPOINTS: usize = 3;
@@ -259,258 +259,6 @@ impl Reservation {
         }
         Ok(())
     }
-}
-
-/// What `/v1/status` and `/metrics` show of checkpoints.
-#[derive(Debug, Default)]
-pub struct CheckpointStats {
-    written: AtomicU64,
-    failed: AtomicU64,
-    last: Mutex<Option<WrittenCheckpoint>>,
-    restored: Mutex<Option<RestoredCheckpoint>>,
-    /// Every source's position in the newest durable checkpoint (written or restored).
-    durable: Mutex<BTreeMap<String, SavedPosition>>,
-}
-
-/// The last checkpoint written.
-#[derive(Clone, Debug, Serialize)]
-pub struct WrittenCheckpoint {
-    /// Its timestamp.
-    pub ts: u64,
-    /// When it was taken (ms since the epoch).
-    pub created_ms: u64,
-    /// File size.
-    pub bytes: u64,
-    /// From the request to the workers to the file being durable.
-    pub duration_ms: u64,
-}
-
-/// The checkpoint this run started from.
-#[derive(Clone, Debug, Serialize)]
-pub struct RestoredCheckpoint {
-    /// Its timestamp in the run that wrote it.
-    pub ts: u64,
-    /// The `as_of` the restored state was published at in this run.
-    pub as_of: u64,
-    /// When it was taken (ms since the epoch).
-    pub created_ms: u64,
-    /// Reading and checking the file.
-    pub load_ms: u64,
-}
-
-impl CheckpointStats {
-    /// Records the checkpoint this run started from, with its positions.
-    pub fn restored(
-        &self,
-        restored: RestoredCheckpoint,
-        positions: &BTreeMap<String, SavedPosition>,
-    ) {
-        *lock(&self.restored) = Some(restored);
-        *lock(&self.durable) = positions.clone();
-    }
-
-    /// Where `source` stands in the newest durable checkpoint: what it may acknowledge
-    /// upstream.
-    pub fn durable_position(&self, source: &str) -> Option<SourcePosition> {
-        lock(&self.durable)
-            .get(source)
-            .map(|saved| saved.position.clone())
-    }
-
-    /// As JSON for `/v1/status`.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "written": self.written.load(Ordering::Relaxed),
-            "failed": self.failed.load(Ordering::Relaxed),
-            "last": *lock(&self.last),
-            "restored": *lock(&self.restored),
-        })
-    }
-
-    /// Counters for `/metrics`: `(name, help, value)`.
-    pub fn counters(&self) -> Vec<(&'static str, &'static str, f64)> {
-        let last = lock(&self.last).clone();
-        let restored = lock(&self.restored).clone();
-        vec![
-            (
-                "checkpoints_written_total",
-                "Checkpoints written to the data directory.",
-                self.written.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "checkpoints_failed_total",
-                "Checkpoints that could not be taken or written.",
-                self.failed.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "checkpoint_last_time_seconds",
-                "When the last checkpoint was taken (Unix time).",
-                last.as_ref().map_or(0.0, |c| c.created_ms as f64 / 1e3),
-            ),
-            (
-                "checkpoint_last_bytes",
-                "Size of the last checkpoint file.",
-                last.as_ref().map_or(0.0, |c| c.bytes as f64),
-            ),
-            (
-                "checkpoint_last_duration_seconds",
-                "Time to take and write the last checkpoint.",
-                last.as_ref().map_or(0.0, |c| c.duration_ms as f64 / 1e3),
-            ),
-            (
-                "checkpoint_restore_seconds",
-                "Time to read and check the checkpoint this run started from (0: none).",
-                restored.as_ref().map_or(0.0, |c| c.load_ms as f64 / 1e3),
-            ),
-        ]
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A checkpoint the sequencer has asked the workers for.
-pub struct Pending {
-    /// Its timestamp.
-    pub ts: u64,
-    /// Every source's position at `ts`.
-    pub positions: BTreeMap<String, SavedPosition>,
-    /// Where the workers' shards arrive.
-    pub shards: Receiver<CheckpointShard>,
-    /// How many shards to expect.
-    pub workers: usize,
-    /// When the workers were asked.
-    pub requested: Instant,
-}
-
-/// The thread that collects the workers' shards and writes checkpoint files.
-pub struct Checkpointer {
-    jobs: Option<crossbeam_channel::Sender<Pending>>,
-    thread: Option<JoinHandle<()>>,
-    stats: Arc<CheckpointStats>,
-}
-
-impl Checkpointer {
-    /// Starts the thread writing into `dir`.
-    pub fn start(dir: DataDir, stats: Arc<CheckpointStats>) -> anyhow::Result<Checkpointer> {
-        // One checkpoint in flight at a time: a slow disk delays the next one, not the engine.
-        let (jobs, rx) = crossbeam_channel::bounded::<Pending>(1);
-        let thread = {
-            let stats = stats.clone();
-            std::thread::Builder::new()
-                .name("twinflow-checkpointer".into())
-                .spawn(move || {
-                    lower_priority();
-                    for pending in rx {
-                        let ts = pending.ts;
-                        match write_checkpoint(&dir, pending) {
-                            Ok((written, positions)) => {
-                                *lock(&stats.durable) = positions;
-                                tracing::info!(
-                                    "checkpoint at {ts}: {} bytes in {} ms",
-                                    written.bytes,
-                                    written.duration_ms
-                                );
-                                stats.written.fetch_add(1, Ordering::Relaxed);
-                                *lock(&stats.last) = Some(written);
-                            }
-                            Err(err) => {
-                                tracing::error!("checkpoint at {ts} failed: {err:#}");
-                                stats.failed.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                })
-                .context("starting the checkpoint thread")?
-        };
-        Ok(Checkpointer {
-            jobs: Some(jobs),
-            thread: Some(thread),
-            stats,
-        })
-    }
-
-    /// Whether a new checkpoint can be handed over now (the previous one is written).
-    pub fn is_idle(&self) -> bool {
-        self.jobs.as_ref().is_some_and(|jobs| jobs.is_empty())
-    }
-
-    /// Hands a requested checkpoint to the thread; waits if one is still queued.
-    pub fn submit(&self, pending: Pending) {
-        if let Some(jobs) = &self.jobs {
-            if jobs.send(pending).is_err() {
-                self.stats.failed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Writes what was submitted, then stops.
-    pub fn finish(mut self) {
-        self.jobs.take();
-        if let Some(thread) = self.thread.take() {
-            if thread.join().is_err() {
-                tracing::error!("the checkpoint thread panicked");
-            }
-        }
-    }
-}
-
-/// Gives the calling thread the lowest scheduling priority: encoding and writing a checkpoint
-/// uses whatever CPU the dataflow workers leave, instead of competing with them.
-fn lower_priority() {
-    // SAFETY: gettid and setpriority only read their arguments; on Linux a thread id names
-    // just this thread for PRIO_PROCESS.
-    let result = unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19)
-    };
-    if result != 0 {
-        tracing::debug!(
-            "could not lower the checkpoint thread's priority: {}",
-            std::io::Error::last_os_error()
-        );
-    }
-}
-
-fn write_checkpoint(
-    dir: &DataDir,
-    pending: Pending,
-) -> anyhow::Result<(WrittenCheckpoint, BTreeMap<String, SavedPosition>)> {
-    let mut shards: Vec<Option<Vec<u8>>> = vec![None; pending.workers];
-    for _ in 0..pending.workers {
-        let shard = pending
-            .shards
-            .recv()
-            .context("a dataflow worker stopped before saving its shard")?;
-        let bytes = shard
-            .records
-            .encode()
-            .context("encoding a worker's shard")?;
-        if let Some(slot) = shards.get_mut(shard.worker) {
-            *slot = Some(bytes);
-        }
-    }
-    let shards = shards
-        .into_iter()
-        .collect::<Option<Vec<_>>>()
-        .context("a worker's shard is missing")?;
-    let checkpoint = Checkpoint {
-        ts: pending.ts,
-        created_ms: now_ms(),
-        positions: pending.positions,
-        shards,
-    };
-    let (ts, created_ms) = (checkpoint.ts, checkpoint.created_ms);
-    let positions = checkpoint.positions.clone();
-    let bytes = dir.write(checkpoint)?;
-    let written = WrittenCheckpoint {
-        ts,
-        created_ms,
-        bytes,
-        duration_ms: pending.requested.elapsed().as_millis() as u64,
-    };
-    Ok((written, positions))
 }
 
 #[cfg(test)]
