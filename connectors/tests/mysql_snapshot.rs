@@ -2,7 +2,6 @@
 //! rows delivers every row exactly once — through the snapshot or through the binlog.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,8 +19,8 @@ const WRITTEN: i64 = 4_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_under_concurrent_writes_delivers_every_row_once() {
     let db = PrivateMariaDb::start().expect("a private MariaDB");
-    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/schema.sql");
-    db.source(&schema).expect("schema.sql loads");
+    db.source(twinflow_oracle::contract::schema_sql())
+        .expect("schema.sql loads");
     db.sql(&format!(
         "INSERT INTO twin_infra.floor (id, building_id, level, name) \
          SELECT seq, 1, 0, CONCAT('f', seq) FROM twin_infra.seq_1_to_{PRELOADED}"
