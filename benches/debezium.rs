@@ -222,7 +222,7 @@ async fn from_memory(messages: &[Message], changes: u64) -> anyhow::Result<()> {
         for partition in reader.waiting(now) {
             reader.high_watermark(&partition, ends[&partition], now);
         }
-        for txn in reader.take_transactions() {
+        for txn in reader.take_transactions(Instant::now()) {
             sources.send(txn).await.context("the pipeline stopped")?;
         }
         if !fed {

@@ -1,6 +1,6 @@
 //! Bad input loses nothing else: a change that does not fit the catalog becomes a dead letter
-//! naming the table, column and reason, the valid changes of the same transaction are applied,
-//! and the pipeline keeps running.
+//! naming the table, primary key, column and reason (never the values), the valid changes of
+//! the same transaction are applied, and the pipeline keeps running.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ fn a_malformed_change_becomes_a_dead_letter_and_the_rest_flows_on() {
     let sources = pipeline.sources();
     let state = pipeline.state();
 
-    let mut bad_room: Vec<Value> = rows::room(2, 1, "kitchen", "office", 4).to_vec();
+    let mut bad_room: Vec<Value> = rows::room(2, 1, "secret-name", "office", 4).to_vec();
     bad_room[3] = Value::text("kitchen"); // not a value of ENUM('office','meeting',...)
     let changes = vec![
         RowChange::insert(TableId::Company, rows::company(1, false)),
@@ -66,11 +66,16 @@ fn a_malformed_change_becomes_a_dead_letter_and_the_rest_flows_on() {
     assert_eq!(letter.source, "faulty");
     assert_eq!(letter.position, SourcePosition::Generator { seq: 1 });
     assert_eq!(letter.table.as_deref(), Some("twin_infra.room"));
+    assert_eq!(letter.key, Some(2));
     assert!(
-        letter.reason.contains("kind") && letter.reason.contains("kitchen"),
-        "reason names the problem: {}",
+        letter.reason.contains("kind") && letter.reason.contains("ENUM"),
+        "reason names the column and its type: {}",
         letter.reason
     );
+    let written = serde_json::to_string(letter).expect("a letter serializes");
+    for value in ["kitchen", "secret-name"] {
+        assert!(!written.contains(value), "a column value leaked: {written}");
+    }
 
     drop(sources);
     pipeline.shutdown();

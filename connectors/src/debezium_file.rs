@@ -103,7 +103,7 @@ pub async fn run_debezium_file(
                         Ok(None) => {}
                         Err(err) => {
                             let position = SourcePosition::File { line: line_no };
-                            dead_letters.record(DeadLetter::new(&name, position, None, err, line));
+                            dead_letters.record(DeadLetter::new(&name, position, None, None, err));
                         }
                     }
                 }

@@ -275,8 +275,8 @@ fn admit(
                 &txn.source,
                 txn.position.clone(),
                 Some(change.table.to_string()),
+                change.key(),
                 reason,
-                format!("{change:?}"),
             ));
             false
         }

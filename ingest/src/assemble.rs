@@ -181,13 +181,13 @@ impl TransactionAssembler {
                 pos: position.pos,
             },
             Some(event.change.table.schema().qualified_name()),
+            event.change.key(),
             format!(
                 "row {} of this binlog event is older than the {} events remembered to \
                  recognise re-deliveries, so it was skipped as one (raise the dedup window if \
                  it was not)",
                 position.row, self.taken.capacity
             ),
-            format!("{:?}", event.change),
         )
     }
 
@@ -223,11 +223,19 @@ pub struct OrderedMerge<P> {
     lanes: BTreeMap<P, Lane>,
     /// Whether transactions with a Debezium transaction id wait for their END marker.
     require_ends: bool,
-    /// END markers seen: transaction id → its events in catalog tables.
+    /// END markers seen: transaction id → its events in the tables read.
     ends: HashMap<String, u64>,
+    /// Events of a transaction (by id) that were dead-lettered: they count towards its END
+    /// total, or it would never be complete.
+    dead: HashMap<String, u64>,
     /// How long after a transaction's last event was read a partition must still be found at
     /// its end to count as holding none of its events.
     grace: Duration,
+    /// How long a transaction with an id waits for its END marker and its events, after its
+    /// last event was read, before it is released as it is.
+    max_wait: Duration,
+    /// Transactions released without their END total reached.
+    overdue: u64,
 }
 
 #[derive(Debug, Default)]
@@ -242,14 +250,23 @@ struct Lane {
 
 impl<P: Ord + Clone> OrderedMerge<P> {
     /// A merge whose transactions (without END markers) wait `grace` after their last event
-    /// was read for partitions at their end.
-    pub fn new(grace: Duration) -> Self {
+    /// was read for partitions at their end, and whose transactions with END markers wait at
+    /// most `max_wait` after their last event was read.
+    pub fn new(grace: Duration, max_wait: Duration) -> Self {
         OrderedMerge {
             lanes: BTreeMap::new(),
             require_ends: false,
             ends: HashMap::new(),
+            dead: HashMap::new(),
             grace,
+            max_wait,
+            overdue: 0,
         }
+    }
+
+    /// Transactions released after waiting `max_wait` without their END total reached.
+    pub fn overdue(&self) -> u64 {
+        self.overdue
     }
 
     /// Adds a partition whose next message is at `next_offset`.
@@ -267,11 +284,19 @@ impl<P: Ord + Clone> OrderedMerge<P> {
         self.require_ends = true;
     }
 
-    /// The END marker of transaction `id`, with its number of events in catalog tables.
-    pub fn transaction_ended(&mut self, id: String, catalog_events: u64) {
-        if catalog_events > 0 {
-            self.ends.insert(id, catalog_events);
+    /// The END marker of transaction `id`, with its number of events in the tables read.
+    pub fn transaction_ended(&mut self, id: String, events: u64) {
+        if events > self.dead.get(&id).copied().unwrap_or(0) {
+            self.ends.insert(id, events);
+        } else {
+            // Nothing of it is left to apply.
+            self.dead.remove(&id);
         }
+    }
+
+    /// An event of transaction `id` that was dead-lettered: it counts towards the END total.
+    pub fn event_dead_lettered(&mut self, id: String) {
+        *self.dead.entry(id).or_default() += 1;
     }
 
     /// The partitions.
@@ -344,8 +369,8 @@ impl<P: Ord + Clone> OrderedMerge<P> {
         self.lanes.iter().map(|(p, lane)| (p, lane.next_offset))
     }
 
-    /// The next complete transaction, if one is.
-    pub fn next_transaction(&mut self) -> Option<MergedTransaction<P>> {
+    /// The next complete transaction at `now`, if one is.
+    pub fn next_transaction(&mut self, now: Instant) -> Option<MergedTransaction<P>> {
         let (key, read) = self.next_key()?;
         let of_key = |lane: &Lane| {
             lane.events
@@ -361,7 +386,21 @@ impl<P: Ord + Clone> OrderedMerge<P> {
         let complete = if self.require_ends && has_id {
             // The END marker says how many events the transaction has.
             let buffered: usize = self.lanes.values().map(of_key).sum();
-            self.ends.get(&key).is_some_and(|&n| buffered as u64 >= n)
+            let dead = self.dead.get(&key).copied().unwrap_or(0);
+            let ended = self
+                .ends
+                .get(&key)
+                .is_some_and(|&n| buffered as u64 + dead >= n);
+            if !ended && now >= read + self.max_wait {
+                self.overdue += 1;
+                tracing::warn!(
+                    transaction = %key,
+                    "released after waiting {} ms for its END marker and its events \
+                     ({buffered} events arrived)",
+                    self.max_wait.as_millis()
+                );
+            }
+            ended || now >= read + self.max_wait
         } else {
             let ready_after = read + self.grace;
             self.lanes
@@ -372,6 +411,7 @@ impl<P: Ord + Clone> OrderedMerge<P> {
             return None;
         }
         self.ends.remove(&key);
+        self.dead.remove(&key);
         let mut events = Vec::new();
         for lane in self.lanes.values_mut() {
             while lane
@@ -458,6 +498,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    /// The longest wait for an END marker in these tests.
+    const WAIT: Duration = Duration::from_secs(30);
     use crate::catalog::TableId;
     use crate::decode::debezium::Op;
     use crate::value::Value;
@@ -523,36 +566,36 @@ mod tests {
     #[test]
     fn a_merge_releases_transactions_in_source_order_once_every_partition_is_past_them() {
         let now = Instant::now();
-        let mut merge = OrderedMerge::new(Duration::ZERO);
+        let mut merge = OrderedMerge::new(Duration::ZERO, WAIT);
         merge.add_partition("floor", 0);
         merge.add_partition("room", 0);
         // Transaction a touches both partitions; b only floor.
         merge.push(&"floor", 0, Some(event("a", 10, 0, false)), now);
         merge.push(&"floor", 1, Some(event("b", 20, 0, false)), now);
         assert!(
-            merge.next_transaction().is_none(),
+            merge.next_transaction(now).is_none(),
             "room may still hold part of a"
         );
         merge.push(&"room", 0, Some(event("a", 10, 1, false)), now);
         assert!(
-            merge.next_transaction().is_none(),
+            merge.next_transaction(now).is_none(),
             "room may hold more of a"
         );
         merge.push(&"room", 1, None, now);
         merge.set_at_end(&"room", true, now);
-        let a = merge.next_transaction().expect("a is complete");
+        let a = merge.next_transaction(now).expect("a is complete");
         assert_eq!(a.events.len(), 2);
         assert!(a.events.iter().all(|e| e.transaction == "a"));
         assert_eq!(a.offsets, vec![("floor", 1), ("room", 2)]);
         assert!(
-            merge.next_transaction().is_none(),
+            merge.next_transaction(now).is_none(),
             "floor may hold more of b"
         );
         merge.set_at_end(&"floor", true, now);
-        let b = merge.next_transaction().expect("b");
+        let b = merge.next_transaction(now).expect("b");
         assert_eq!(b.events.len(), 1);
         assert_eq!(b.offsets, vec![("floor", 2), ("room", 2)]);
-        assert!(merge.next_transaction().is_none());
+        assert!(merge.next_transaction(now).is_none());
     }
 
     #[test]
@@ -576,36 +619,68 @@ mod tests {
     #[test]
     fn with_transaction_metadata_a_transaction_waits_for_its_end_marker() {
         let now = Instant::now();
-        let mut merge = OrderedMerge::new(Duration::ZERO);
+        let mut merge = OrderedMerge::new(Duration::ZERO, WAIT);
         merge.require_transaction_ends();
         merge.add_partition("floor", 0);
         merge.add_partition("room", 0);
         merge.push(&"floor", 0, Some(event("a", 10, 0, false)), now);
         merge.set_at_end(&"floor", true, now);
         merge.set_at_end(&"room", true, now);
-        assert!(merge.next_transaction().is_none(), "no END for a yet");
+        assert!(merge.next_transaction(now).is_none(), "no END for a yet");
         merge.transaction_ended("a".into(), 2);
         assert!(
-            merge.next_transaction().is_none(),
+            merge.next_transaction(now).is_none(),
             "one of a's two events is still missing"
         );
         merge.push(&"room", 0, Some(event("a", 10, 1, false)), now);
-        let a = merge.next_transaction().expect("a is complete");
+        let a = merge.next_transaction(now).expect("a is complete");
         assert_eq!(a.events.len(), 2);
+    }
+
+    #[test]
+    fn a_dead_lettered_event_counts_towards_its_end_total() {
+        let now = Instant::now();
+        let mut merge = OrderedMerge::new(Duration::ZERO, WAIT);
+        merge.require_transaction_ends();
+        merge.add_partition("floor", 0);
+        merge.push(&"floor", 0, Some(event("a", 10, 0, false)), now);
+        merge.push(&"floor", 1, None, now);
+        merge.event_dead_lettered("a".into());
+        merge.transaction_ended("a".into(), 2);
+        let a = merge.next_transaction(now).expect("a is complete");
+        assert_eq!(a.events.len(), 1);
+        // A transaction all of whose events were dead letters leaves nothing waiting.
+        merge.event_dead_lettered("b".into());
+        merge.transaction_ended("b".into(), 1);
+        assert!(merge.ends.is_empty() && merge.dead.is_empty());
+    }
+
+    #[test]
+    fn a_transaction_whose_end_never_comes_is_released_after_the_longest_wait() {
+        let read = Instant::now();
+        let mut merge = OrderedMerge::new(Duration::ZERO, WAIT);
+        merge.require_transaction_ends();
+        merge.add_partition("floor", 0);
+        merge.push(&"floor", 0, Some(event("a", 10, 0, false)), read);
+        assert!(merge.next_transaction(read + WAIT / 2).is_none());
+        assert_eq!(merge.overdue(), 0);
+        let a = merge.next_transaction(read + WAIT).expect("released");
+        assert_eq!(a.events.len(), 1);
+        assert_eq!(merge.overdue(), 1);
     }
 
     #[test]
     fn partitions_at_their_end_release_a_transaction_only_after_the_grace_period() {
         let read = Instant::now();
         let grace = Duration::from_millis(100);
-        let mut merge = OrderedMerge::new(grace);
+        let mut merge = OrderedMerge::new(grace, WAIT);
         merge.add_partition("floor", 0);
         merge.add_partition("room", 0);
         merge.push(&"floor", 0, Some(event("a", 10, 0, false)), read);
         merge.set_at_end(&"floor", true, read);
         merge.set_at_end(&"room", true, read);
         assert!(
-            merge.next_transaction().is_none(),
+            merge.next_transaction(read + grace).is_none(),
             "room's part of a may not be written yet"
         );
         assert!(
@@ -616,17 +691,24 @@ mod tests {
         merge.set_at_end(&"floor", true, read + grace);
         merge.set_at_end(&"room", true, read + grace);
         assert!(merge.waiting(read + grace).is_empty());
-        assert_eq!(merge.next_transaction().expect("a").events.len(), 1);
+        assert_eq!(
+            merge
+                .next_transaction(read + grace)
+                .expect("a")
+                .events
+                .len(),
+            1
+        );
     }
 
     #[test]
     fn an_event_arriving_after_its_transaction_was_released_is_taken_but_a_redelivery_is_not() {
         let now = Instant::now();
-        let mut merge = OrderedMerge::new(Duration::ZERO);
+        let mut merge = OrderedMerge::new(Duration::ZERO, WAIT);
         let mut assembler = TransactionAssembler::new(Arc::from("dbz"), 16);
         let mut out = Vec::new();
         let mut release = |merge: &mut OrderedMerge<&str>, out: &mut Vec<Transaction>| {
-            while let Some(merged) = merge.next_transaction() {
+            while let Some(merged) = merge.next_transaction(now) {
                 for e in merged.events {
                     let _ = assembler.push(e, out);
                 }

@@ -1,4 +1,8 @@
 //! The dead-letter record: change events that could not be applied, with their reason.
+//!
+//! A letter names where the event was (source, position, table, primary key) and why it was
+//! refused; it never holds column values, which may be secret or personal (a `twin_auth.user`
+//! row's password hash and email, say): reasons name columns and kinds of values only.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,10 +21,10 @@ pub struct DeadLetter {
     pub position: SourcePosition,
     /// `database.table`, when known.
     pub table: Option<String>,
+    /// The row's primary key, when known.
+    pub key: Option<i64>,
     /// Why it was rejected.
     pub reason: String,
-    /// The event as received, rendered for humans.
-    pub event: String,
     /// When it was rejected, milliseconds since the epoch.
     pub at_ms: u64,
 }
@@ -31,15 +35,15 @@ impl DeadLetter {
         source: &str,
         position: SourcePosition,
         table: Option<String>,
+        key: Option<i64>,
         reason: impl ToString,
-        event: String,
     ) -> Self {
         DeadLetter {
             source: source.to_string(),
             position,
             table,
+            key,
             reason: reason.to_string(),
-            event,
             at_ms: now_ms(),
         }
     }
@@ -72,7 +76,14 @@ impl DeadLetterLog {
 
     /// Records one letter (and logs it as a warning).
     pub fn record(&self, letter: DeadLetter) {
-        tracing::warn!(source = %letter.source, position = %letter.position, "dead letter: {}", letter.reason);
+        tracing::warn!(
+            source = %letter.source,
+            position = %letter.position,
+            table = letter.table.as_deref().unwrap_or("-"),
+            key = letter.key,
+            "dead letter: {}",
+            letter.reason
+        );
         self.total.fetch_add(1, Ordering::Relaxed);
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         *recent.per_source.entry(letter.source.clone()).or_default() += 1;

@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use twinflow_ingest::decode::debezium::{decode_event, decode_transaction_end, DecimalMode};
+use twinflow_ingest::decode::debezium::{
+    decode_event, decode_transaction_end, transaction_id_of, DecimalMode,
+};
 use twinflow_ingest::{
-    now_ms, DeadLetter, DeadLetterLog, OrderedMerge, Pushed, SourcePosition, Transaction,
+    now_ms, DeadLetter, DeadLetterLog, OrderedMerge, Pushed, SourcePosition, TableId, Transaction,
     TransactionAssembler,
 };
 
@@ -52,6 +54,8 @@ pub struct EventReader {
     /// The transaction metadata topic's partitions and the offset read in each.
     metadata: BTreeMap<Partition, i64>,
     assembler: TransactionAssembler,
+    /// The tables this source reads: an END marker's total counts only their events.
+    tables: Vec<TableId>,
     /// The offsets of the last transaction handed out.
     sent_offsets: Vec<(String, i32, i64)>,
     dead_letters: Arc<DeadLetterLog>,
@@ -85,7 +89,11 @@ impl EventReader {
             decimals: config.decimals,
             resume,
             lookback,
-            merge: OrderedMerge::new(Duration::from_millis(config.transaction_grace_ms)),
+            merge: OrderedMerge::new(
+                Duration::from_millis(config.transaction_grace_ms),
+                Duration::from_millis(config.transaction_max_wait_ms),
+            ),
+            tables: config.tables(),
             metadata: BTreeMap::new(),
             sent_offsets: Vec::new(),
             dead_letters,
@@ -134,7 +142,10 @@ impl EventReader {
         if let Some(read) = self.metadata.get_mut(&partition) {
             *read = message.offset + 1;
             match decode_transaction_end(message.payload) {
-                Ok(Some(end)) => self.merge.transaction_ended(end.id, end.catalog_events),
+                Ok(Some(end)) => {
+                    let events = end.events_in(|table| self.tables.contains(&table));
+                    self.merge.transaction_ended(end.id, events);
+                }
                 Ok(None) => {}
                 Err(err) => self.dead_letter(message, err),
             }
@@ -153,6 +164,10 @@ impl EventReader {
             let event = match decode_event(Some(message.topic), message.payload, self.decimals) {
                 Ok(event) => event,
                 Err(err) => {
+                    // It still counts towards its transaction's END total.
+                    if let Some(id) = transaction_id_of(message.payload) {
+                        self.merge.event_dead_lettered(id);
+                    }
                     self.dead_letter(message, err);
                     None
                 }
@@ -161,13 +176,18 @@ impl EventReader {
         }
     }
 
-    /// The transactions complete so far, each with the offsets it covers. When everything
+    /// Transactions released after waiting their longest for an END marker.
+    pub fn overdue_transactions(&self) -> u64 {
+        self.merge.overdue()
+    }
+
+    /// The transactions complete at `now`, each with the offsets it covers. When everything
     /// read is released but the last transaction handed out does not cover it all
     /// (tombstones, re-delivered events), an empty transaction moves the position on, so that
     /// these offsets are committed too.
-    pub fn take_transactions(&mut self) -> Vec<Transaction> {
+    pub fn take_transactions(&mut self, now: Instant) -> Vec<Transaction> {
         let mut ready = Vec::new();
-        while let Some(merged) = self.merge.next_transaction() {
+        while let Some(merged) = self.merge.next_transaction(now) {
             let mut txns = Vec::new();
             for event in merged.events {
                 if let Pushed::Forgotten(letter) = self.assembler.push(event, &mut txns) {
@@ -236,13 +256,12 @@ impl EventReader {
 
     /// Records `message` as a dead letter, with its topic, partition and offset.
     fn dead_letter(&self, message: TopicMessage<'_>, reason: impl ToString) {
-        let event = String::from_utf8_lossy(message.payload.unwrap_or_default()).into_owned();
         self.dead_letters.record(DeadLetter::new(
             &self.name,
             message.position(),
             None,
+            None,
             reason,
-            event,
         ));
     }
 }

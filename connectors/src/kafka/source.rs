@@ -42,6 +42,11 @@ pub struct KafkaSourceConfig {
     /// later still are applied as a transaction of their own (counted as `late_events`).
     #[serde(default = "default_transaction_grace_ms")]
     pub transaction_grace_ms: u64,
+    /// With the transaction metadata topic: how long a transaction waits for its END marker
+    /// and its events, after its last event was read, before it is released as it is (with a
+    /// warning, counted as `overdue_transactions`).
+    #[serde(default = "default_transaction_max_wait_ms")]
+    pub transaction_max_wait_ms: u64,
     /// How many applied events are remembered, by binlog position, to skip re-deliveries.
     #[serde(default = "default_dedup_window")]
     pub dedup_window: usize,
@@ -52,6 +57,10 @@ pub struct KafkaSourceConfig {
 
 fn default_transaction_grace_ms() -> u64 {
     100
+}
+
+fn default_transaction_max_wait_ms() -> u64 {
+    30_000
 }
 
 fn default_dedup_window() -> usize {
@@ -68,6 +77,7 @@ impl KafkaSourceConfig {
             group: None,
             decimals: DecimalMode::default(),
             transaction_grace_ms: default_transaction_grace_ms(),
+            transaction_max_wait_ms: default_transaction_max_wait_ms(),
             dedup_window: default_dedup_window(),
             databases: None,
         }
@@ -208,7 +218,7 @@ pub async fn run_kafka_source(
                 next = consumer.recv().now_or_never();
             }
         }
-        for txn in reader.take_transactions() {
+        for txn in reader.take_transactions(Instant::now()) {
             if !txn.changes.is_empty() {
                 status.read(txn.changes.len(), &txn.position);
             }
@@ -338,6 +348,7 @@ fn report_partitions(
         "partitions": partitions,
         "duplicate_events": duplicates,
         "late_events": late,
+        "overdue_transactions": reader.overdue_transactions(),
     }));
 }
 

@@ -13,7 +13,7 @@ use mysql_async::BinlogStreamRequest;
 use twinflow_ingest::decode::mysql::{BinlogImage, BinlogLayout, ColumnMapping};
 use twinflow_ingest::{now_ms, RowChange, SourcePosition, TableId};
 
-use super::{BinlogPosition, Closed, Context, Gtid, MySqlError, Source, FIRST_BACKOFF};
+use super::{raw_key, BinlogPosition, Closed, Context, Gtid, MySqlError, Source, FIRST_BACKOFF};
 use crate::status::ConnectorState;
 
 /// MariaDB's `GTID_EVENT`, which mysql_common does not decode.
@@ -298,7 +298,7 @@ fn decode_rows(
         Ok(images) => images,
         Err(err) => {
             let reason = format!("undecodable rows event: {err}");
-            source.dead_letter(position(), Some(table), reason, String::new());
+            source.dead_letter(position(), Some(table), None, reason);
             return;
         }
     };
@@ -322,8 +322,11 @@ fn decode_rows(
                 });
             }
             (Err(err), _) | (_, Err(err)) => {
-                let event = format!("{before:?} -> {after:?}");
-                source.dead_letter(position(), Some(table), err.to_string(), event);
+                let key = [&after, &before]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|values| raw_key(values.first().and_then(Option::as_ref)));
+                source.dead_letter(position(), Some(table), key, err.to_string());
             }
             _ => {}
         }

@@ -250,12 +250,23 @@ impl Source {
         &self,
         position: SourcePosition,
         table: Option<TableId>,
+        key: Option<i64>,
         reason: String,
-        event: String,
     ) {
         let table = table.map(|t| t.to_string());
         self.dead_letters
-            .record(DeadLetter::new(&self.id, position, table, reason, event));
+            .record(DeadLetter::new(&self.id, position, table, key, reason));
+    }
+}
+
+/// The primary key (`id`, the first column of every catalog table) of a source row that could
+/// not be decoded, when it reads as an integer: what its dead letter names it by.
+fn raw_key(id: Option<&mysql_async::Value>) -> Option<i64> {
+    match id? {
+        mysql_async::Value::Int(i) => Some(*i),
+        mysql_async::Value::UInt(u) => i64::try_from(*u).ok(),
+        mysql_async::Value::Bytes(text) => std::str::from_utf8(text).ok()?.parse().ok(),
+        _ => None,
     }
 }
 

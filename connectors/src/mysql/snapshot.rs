@@ -5,7 +5,7 @@ use mysql_async::prelude::Queryable;
 use twinflow_ingest::decode::mysql::ColumnMapping;
 use twinflow_ingest::{now_ms, RowChange, TableId};
 
-use super::{BinlogPosition, Closed, Context, MySqlError, Source};
+use super::{raw_key, BinlogPosition, Closed, Context, MySqlError, Source};
 use crate::status::ConnectorState;
 
 /// Rows per part of the snapshot transaction.
@@ -53,8 +53,8 @@ pub(super) async fn take(source: &Source) -> Result<Result<BinlogPosition, Close
                 Err(err) => source.dead_letter(
                     resume.position(),
                     Some(table),
+                    raw_key(row.as_ref(0)),
                     err.to_string(),
-                    format!("snapshot row {row:?}"),
                 ),
             }
             if part.len() >= PART {

@@ -442,8 +442,19 @@ impl ValueSchema {
 pub struct TransactionEnd {
     /// The transaction's id, as its events carry it in `transaction.id`.
     pub id: String,
-    /// How many of its events belong to tables of the catalog.
-    pub catalog_events: u64,
+    /// How many of its events belong to each table of the catalog it changed.
+    pub events: Vec<(TableId, u64)>,
+}
+
+impl TransactionEnd {
+    /// How many of its events belong to the tables `reads` accepts: those a connector reads.
+    pub fn events_in(&self, reads: impl Fn(TableId) -> bool) -> u64 {
+        self.events
+            .iter()
+            .filter(|(table, _)| reads(*table))
+            .map(|(_, count)| count)
+            .sum()
+    }
 }
 
 /// Decodes a message of the transaction metadata topic: `Some` for an END marker, `None` for
@@ -473,20 +484,29 @@ pub fn decode_transaction_end(
     let collections = member(payload, "data_collections")
         .and_then(Json::as_array)
         .ok_or_else(|| shape("END marker without data_collections"))?;
-    let catalog_events = collections
+    let events = collections
         .iter()
-        .filter(|c| {
-            member(c, "data_collection")
-                .and_then(Json::as_str)
-                .and_then(|name| name.split_once('.'))
-                .is_some_and(|(db, table)| TableId::lookup(db, table).is_some())
+        .filter_map(|c| {
+            let (db, table) = member(c, "data_collection")
+                .and_then(Json::as_str)?
+                .split_once('.')?;
+            let table = TableId::lookup(db, table)?;
+            Some((table, member(c, "event_count").and_then(Json::as_u64)?))
         })
-        .filter_map(|c| member(c, "event_count").and_then(Json::as_u64))
-        .sum();
+        .collect();
     Ok(Some(TransactionEnd {
         id: id.to_string(),
-        catalog_events,
+        events,
     }))
+}
+
+/// The transaction id (`payload.transaction.id`) of a change event's message, when its JSON
+/// carries one: what a dead-lettered event still counts towards.
+pub fn transaction_id_of(value: Option<&[u8]>) -> Option<String> {
+    let json: Json = serde_json::from_slice(value?).ok()?;
+    let payload = member(&json, "payload").unwrap_or(&json);
+    let id = member(payload, "transaction").and_then(|t| member(t, "id"))?;
+    id.as_str().map(str::to_owned)
 }
 
 /// Decodes one line of newline-delimited Debezium JSON: either a captured Kafka message
@@ -673,9 +693,22 @@ fn decode_payload(
         _ => "false",
     };
     let snapshot = op == Op::Read || !matches!(snapshot_flag, "false" | "");
+    let file = str_of(source, "file").filter(|file| !file.is_empty());
+    let pos = source.get("pos").and_then(Json::as_u64);
+    let (file, pos) = match (file, pos) {
+        (Some(file), Some(pos)) => (file, pos),
+        // A streaming event is recognised (as new, or as a re-delivery) by its position: one
+        // without it cannot be placed. Snapshot reads are not deduplicated.
+        _ if !snapshot => {
+            return Err(shape(
+                "no usable source position: source.file and source.pos are required",
+            ))
+        }
+        (file, pos) => (file.unwrap_or_default(), pos.unwrap_or(0)),
+    };
     let position = EventPosition {
-        file: str_of(source, "file").unwrap_or_default(),
-        pos: source.get("pos").and_then(Json::as_u64).unwrap_or(0),
+        file,
+        pos,
         row: source.get("row").and_then(Json::as_u64).unwrap_or(0),
     };
     let gtid = str_of(source, "gtid");
@@ -782,8 +815,20 @@ fn decode_column(
         table: table.schema().qualified_name(),
         column: column.name,
         expected: column.ty.to_string(),
-        value: value.to_string(),
+        got: json_kind(value),
     })
+}
+
+/// The kind of a JSON value, as an error message names it (never the value).
+fn json_kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "boolean",
+        Json::Number(_) => "number",
+        Json::Str(_) => "string",
+        Json::Array(_) => "array",
+        Json::Object(_) => "object",
+    }
 }
 
 /// A DECIMAL as a mantissa at the catalog's `scale`.
@@ -929,16 +974,25 @@ mod tests {
 
     #[test]
     fn end_markers_count_the_catalog_tables_events() {
-        let end = json!({"status": "END", "id": "0-1-9", "event_count": 5, "data_collections": [
+        let end = json!({"status": "END", "id": "0-1-9", "event_count": 6, "data_collections": [
             {"data_collection": "twin_hr.people", "event_count": 3},
+            {"data_collection": "twin_org.company", "event_count": 1},
             {"data_collection": "other_db.audit", "event_count": 2}]});
-        let decoded = decode_transaction_end(Some(end.to_string().as_bytes())).expect("decodes");
+        let decoded = decode_transaction_end(Some(end.to_string().as_bytes()))
+            .expect("decodes")
+            .expect("an END marker");
         assert_eq!(
             decoded,
-            Some(TransactionEnd {
+            TransactionEnd {
                 id: "0-1-9".into(),
-                catalog_events: 3
-            })
+                events: vec![(TableId::People, 3), (TableId::Company, 1)],
+            }
+        );
+        assert_eq!(decoded.events_in(|_| true), 4);
+        assert_eq!(
+            decoded.events_in(|t| t == TableId::People),
+            3,
+            "only the tables read"
         );
         let begin = json!({"schema": {}, "payload": {"status": "BEGIN", "id": "0-1-9"}});
         assert_eq!(

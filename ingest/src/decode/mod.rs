@@ -15,8 +15,9 @@ use thiserror::Error;
 /// Why a source's row could not be turned into a catalog row.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum DecodeError {
-    /// A value that cannot be read as its column's type.
-    #[error("{table}.{column}: cannot read {value} as {expected}")]
+    /// A value that cannot be read as its column's type (the value itself is not kept: it
+    /// may be secret).
+    #[error("{table}.{column}: cannot read a {got} as {expected}")]
     BadValue {
         /// `database.table`.
         table: String,
@@ -24,8 +25,8 @@ pub enum DecodeError {
         column: &'static str,
         /// The column's SQL type.
         expected: String,
-        /// The value as the source sent it.
-        value: String,
+        /// The kind of value the source sent.
+        got: &'static str,
     },
     /// The source's table lacks a column the catalog needs (dropped by DDL, say).
     #[error("{table}: the source has no column {column}")]

@@ -272,7 +272,7 @@ pub fn decode_value(
         table: table.schema().qualified_name(),
         column: column.name,
         expected: column.ty.to_string(),
-        value: describe_value(value),
+        got: kind_of(value),
     })
 }
 
@@ -295,11 +295,15 @@ fn calendar(y: u16, mo: u8, d: u8, h: u8, mi: u8, s: u8, us: u32) -> Option<Prim
     Some(PrimitiveDateTime::new(date, time))
 }
 
-/// The value as it reads in an error message.
-fn describe_value(value: &MyValue) -> String {
+/// The kind of a source value, as an error message names it (never the value).
+fn kind_of(value: &MyValue) -> &'static str {
     match value {
-        MyValue::Bytes(b) => format!("{:?}", String::from_utf8_lossy(b)),
-        other => format!("{other:?}"),
+        MyValue::NULL => "NULL",
+        MyValue::Bytes(_) => "string",
+        MyValue::Int(_) | MyValue::UInt(_) => "integer",
+        MyValue::Float(_) | MyValue::Double(_) => "floating-point number",
+        MyValue::Date(..) => "date",
+        MyValue::Time(..) => "time",
     }
 }
 
