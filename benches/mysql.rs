@@ -293,7 +293,11 @@ async fn freshness(
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let router = twinflow_serve::router(pipeline.state(), info, None);
+    let router = twinflow_serve::router(
+        pipeline.state(),
+        info,
+        twinflow_serve::ServeConfig::anonymous(None),
+    );
     tokio::spawn(twinflow_serve::serve(
         listener,
         router,

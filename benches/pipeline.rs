@@ -261,7 +261,11 @@ fn main() -> anyhow::Result<()> {
         pipeline.dead_letters(),
         None,
     ));
-    let router = twinflow_serve::router(pipeline.state(), info, None);
+    let router = twinflow_serve::router(
+        pipeline.state(),
+        info,
+        twinflow_serve::ServeConfig::anonymous(None),
+    );
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let address = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -105,6 +105,13 @@ pub struct DemoArgs {
     /// Timely worker threads.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+    /// Require tokens: a per-run secret signs a token for company 1 and a platform token,
+    /// both printed at start.
+    #[arg(long)]
+    pub auth: bool,
+    /// Serve every company to requests without a token even beyond loopback.
+    #[arg(long, conflicts_with = "auth")]
+    pub allow_anonymous_reads: bool,
     #[command(flatten)]
     pub retention: RetentionArgs,
     #[command(flatten)]
@@ -201,6 +208,10 @@ pub struct RunArgs {
     /// Timely worker threads [default: 2].
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Let requests without a token read every company (without it, `run` needs a way for
+    /// readers to authenticate: TWINFLOW_JWT_SECRET, `[auth] jwks` or TWINFLOW_OPERATOR_TOKEN).
+    #[arg(long)]
+    pub allow_anonymous_reads: bool,
     #[command(flatten)]
     pub retention: RetentionArgs,
     #[command(flatten)]
@@ -224,6 +235,10 @@ pub struct VerifyArgs {
     /// The views' SQL [default: the contract's views.sql built into this binary].
     #[arg(long)]
     pub views: Option<PathBuf>,
+    /// The engine's operator token, which reads every company [default:
+    /// TWINFLOW_OPERATOR_TOKEN from the environment].
+    #[arg(long)]
+    pub token: Option<String>,
 }
 
 #[cfg(test)]

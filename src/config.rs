@@ -29,6 +29,8 @@ use anyhow::Context;
 use serde::Deserialize;
 use twinflow_connectors::{KafkaSinkConfig, KafkaSourceConfig, MySqlConfig};
 
+use crate::auth::{AuthSection, LimitsSection};
+
 /// The whole configuration.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +56,12 @@ pub struct RunConfig {
     /// The bearer token of the operator endpoints (`/v1/connectors`);
     /// `TWINFLOW_OPERATOR_TOKEN` takes precedence.
     pub operator_token: Option<String>,
+    /// Reader tokens and browser origins.
+    #[serde(default)]
+    pub auth: AuthSection,
+    /// The serving limits under abuse.
+    #[serde(default)]
+    pub limits: LimitsSection,
 }
 
 impl RunConfig {

@@ -1,6 +1,7 @@
 //! The `twinflow` command line: the embedded demo, `run` over real sources, the `verify` audit
 //! and the operator's `connectors` commands. The engine itself is the controller library.
 
+mod auth;
 mod cli;
 mod config;
 mod operator_cli;
@@ -18,8 +19,10 @@ use twinflow_controller::catalog::{ConnectorSpec, GeneratorSource, SourceConfig}
 use twinflow_controller::durability::DurabilityConfig;
 use twinflow_controller::{Controller, ControllerConfig, PipelineConfig};
 use twinflow_dataflows::{EngineConfig, EngineMetrics};
+use twinflow_serve::{Limits, ServeConfig};
 use twinflow_views::{ServedState, StateConfig, ViewId};
 
+use auth::{AuthSection, DemoAuth};
 use cli::{AddArgs, Cli, Command, ConnectorArgs, ConnectorsCommand, DemoArgs, RunArgs, VerifyArgs};
 use config::RunConfig;
 use verify::VerifyOptions;
@@ -79,7 +82,7 @@ fn main() -> anyhow::Result<()> {
 
 /// Runs a `connectors` subcommand against the engine's REST API; what to print.
 fn connectors(command: ConnectorsCommand) -> anyhow::Result<String> {
-    let token = std::env::var("TWINFLOW_OPERATOR_TOKEN")
+    let token = auth::env(auth::OPERATOR_TOKEN_ENV)
         .context("set TWINFLOW_OPERATOR_TOKEN to the engine's operator token")?;
     match command {
         ConnectorsCommand::List(args) => operator_cli::list(&args.url, &token, args.json),
@@ -116,6 +119,30 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         mix: args.mix,
     }))?;
     let durability = args.durability.config(None, None)?;
+    let operator_token = operator_token(None);
+    let (serve, notes) = if args.auth {
+        let demo = DemoAuth::new(operator_token)?;
+        let notes = vec![
+            format!("a token for company 1:  {}", demo.tenant_token),
+            format!("a platform token:       {}", demo.platform_token),
+            "send one as `Authorization: Bearer <token>` or `?access_token=<token>`".to_owned(),
+        ];
+        (demo.config, notes)
+    } else if args.listen.ip().is_loopback() || args.allow_anonymous_reads {
+        let serve = auth::serve_config(
+            &AuthSection::default(),
+            Limits::default(),
+            operator_token,
+            true,
+        )?;
+        let note = "open: every request reads every company (a demo on this machine;                     `--auth` hands out tokens instead)";
+        (serve, vec![note.to_owned()])
+    } else {
+        anyhow::bail!(
+            "the demo would serve {} beyond this machine with no tokens: pass --auth, or              --allow-anonymous-reads to let anyone read every company",
+            args.listen
+        );
+    };
     run_engine(EngineSpec {
         listen: args.listen,
         workers: args.workers,
@@ -123,8 +150,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         sources: vec![generator],
         sink: None,
         durability,
-        operator_token: operator_token(None),
+        serve,
         banner,
+        notes,
     })
     .await
 }
@@ -182,6 +210,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .chain(files)
         .map(ConnectorSpec::from_source)
         .collect::<anyhow::Result<_>>()?;
+    let serve = auth::serve_config(
+        &config.auth,
+        config.limits.limits(),
+        operator_token(config.operator_token),
+        args.allow_anonymous_reads,
+    )?;
     run_engine(EngineSpec {
         listen,
         workers,
@@ -189,8 +223,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         sources,
         sink: config.kafka_sink,
         durability,
-        operator_token: operator_token(config.operator_token),
+        serve,
         banner,
+        notes: Vec::new(),
     })
     .await
 }
@@ -208,6 +243,7 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
         source: args.source,
         timeout: Duration::from_secs(args.timeout),
         views_sql,
+        token: args.token.or_else(|| auth::env(auth::OPERATOR_TOKEN_ENV)),
     };
     let outcome = verify::verify(&options).await?;
     println!("compared at GTID position {:?}", outcome.position);
@@ -250,17 +286,16 @@ struct EngineSpec {
     sources: Vec<ConnectorSpec>,
     sink: Option<KafkaSinkConfig>,
     durability: Option<DurabilityConfig>,
-    /// The bearer token of the operator endpoints; `None` keeps them closed.
-    operator_token: Option<String>,
+    /// Who may read, and the limits.
+    serve: ServeConfig,
     banner: String,
+    /// Lines printed after the address (how to read it).
+    notes: Vec<String>,
 }
 
 /// The operator token: `TWINFLOW_OPERATOR_TOKEN` if set and not empty, else the config's.
 fn operator_token(configured: Option<String>) -> Option<String> {
-    std::env::var("TWINFLOW_OPERATOR_TOKEN")
-        .ok()
-        .or(configured)
-        .filter(|token| !token.is_empty())
+    auth::env(auth::OPERATOR_TOKEN_ENV).or(configured.filter(|token| !token.is_empty()))
 }
 
 /// Starts the engine, serves the API, and shuts everything down cleanly on Ctrl-C or SIGTERM.
@@ -272,8 +307,9 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
         sources,
         sink,
         durability,
-        operator_token,
+        serve,
         banner,
+        notes,
     } = spec;
     let config = ControllerConfig {
         pipeline: PipelineConfig {
@@ -299,9 +335,12 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
     let address = listener.local_addr().context("reading the bound address")?;
     println!("{banner}");
     println!("serving http://{address}/v1/views  (status: http://{address}/v1/status)");
+    for note in notes {
+        println!("{note}");
+    }
 
     let summary = tokio::spawn(print_summary(controller.metrics(), controller.state()));
-    let router = twinflow_serve::router(controller.state(), controller.status(), operator_token);
+    let router = twinflow_serve::router(controller.state(), controller.status(), serve);
     twinflow_serve::serve(listener, router, termination())
         .await
         .context("serving the API")?;

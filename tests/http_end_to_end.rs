@@ -56,7 +56,11 @@ fn served_views_equal_the_oracle_over_http() {
         pipeline.dead_letters(),
         None,
     ));
-    let router = twinflow_serve::router(pipeline.state(), info, None);
+    let router = twinflow_serve::router(
+        pipeline.state(),
+        info,
+        twinflow_serve::ServeConfig::anonymous(None),
+    );
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
@@ -70,7 +74,7 @@ fn served_views_equal_the_oracle_over_http() {
     let expected = evaluate(&tables);
     let mut counts = BTreeMap::new();
     for view in ViewId::ALL {
-        let (_, mut actual) = read_all(address, view);
+        let (_, mut actual) = read_all(address, None, view);
         let mut wanted: Vec<serde_json::Value> =
             expected[&view].iter().map(|r| to_json(view, r)).collect();
         // Served rows may carry derived ratio columns: compare the SQL columns only.

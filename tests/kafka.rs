@@ -339,7 +339,8 @@ async fn the_engine_killed_at_random_moments_resumes_from_its_checkpointed_offse
 
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let problems = common::http_oracle_differences(engine.addr(), &capture.tables);
+        let problems =
+            common::http_oracle_differences(engine.addr(), Some(&engine.token), &capture.tables);
         if problems.is_empty() {
             break;
         }
@@ -554,6 +555,7 @@ async fn events_re_emitted_across_a_restart_are_recognised_as_re_deliveries() {
         status["connectors"][0]["changes"], 0,
         "nothing applied again: {status}"
     );
-    let problems = common::http_oracle_differences(engine.addr(), &capture.tables);
+    let problems =
+        common::http_oracle_differences(engine.addr(), Some(&engine.token), &capture.tables);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -97,7 +97,11 @@ fn the_cli_lists_connectors_with_the_operator_token_and_is_refused_without_it() 
 /// endpoints refuse everyone.
 #[test]
 fn an_engine_without_sources_serves_empty_views_and_without_a_token_no_operator_endpoints() {
-    let engine = Engine::start_command("run", &[], &[]);
+    let engine = Engine::start_command(
+        "run",
+        &["--allow-anonymous-reads"],
+        &[("TWINFLOW_OPERATOR_TOKEN", "")],
+    );
     for view in ["staffing", "occupancy", "skill_coverage"] {
         let rows = engine.get(&format!("/v1/views/{view}"));
         assert_eq!(rows["rows"], serde_json::json!([]), "{view}");
@@ -166,8 +170,24 @@ fn a_second_engine_on_the_same_data_directory_is_refused() {
     let second = std::process::Command::new(env!("CARGO_BIN_EXE_twinflow"))
         .args(["run", "--data-dir", data_dir, "--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "warn")
+        .env("TWINFLOW_OPERATOR_TOKEN", &first.token)
         .output()
         .expect("the second engine runs");
     refused_with(&second, "in use by another twinflow process");
     assert_eq!(common::get(first.addr(), "/healthz").status, 200);
+}
+
+/// `twinflow run` with no way for a reader to authenticate does not start: it says what to
+/// configure, or that `--allow-anonymous-reads` opens every company to everyone.
+#[test]
+fn an_engine_without_reader_authentication_refuses_to_start() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_twinflow"))
+        .args(["run", "--listen", "127.0.0.1:0"])
+        .env_remove("TWINFLOW_OPERATOR_TOKEN")
+        .env_remove("TWINFLOW_JWT_SECRET")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("twinflow runs");
+    refused_with(&output, "--allow-anonymous-reads");
+    refused_with(&output, "TWINFLOW_JWT_SECRET");
 }

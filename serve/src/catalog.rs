@@ -6,6 +6,7 @@ use axum::Json;
 use serde::Serialize;
 use twinflow_views::{ViewId, ViewSchema};
 
+use crate::auth::Reader;
 use crate::{routes, AppState};
 
 /// The catalog response.
@@ -26,20 +27,27 @@ struct CatalogEntry<'a> {
     changed_at: u64,
 }
 
-/// Lists every view with its key, typed columns and current row count.
+/// Lists every view with its key, typed columns and current row count (a tenant's own rows).
 #[utoipa::path(
     get,
     path = routes::CATALOG,
     tag = "views",
-    responses((status = 200, description = "Every view: name, description, key, typed columns, rows, changed_at, at one as_of", content_type = "application/json"))
+    responses(
+        (status = 200, description = "Every view: name, description, key, typed columns, rows (a tenant's own), changed_at, at one as_of", content_type = "application/json"),
+        (status = 401, description = "No token, or one that is not valid", content_type = "application/json"),
+    ),
+    security((), ("reader" = []))
 )]
-pub async fn list(State(app): State<AppState>) -> Response {
+pub async fn list(State(app): State<AppState>, reader: Reader) -> Response {
     let snapshot = app.state().snapshot();
     let views = ViewId::ALL
         .into_iter()
         .map(|view| CatalogEntry {
             schema: snapshot.schema(view),
-            rows: snapshot.len(view),
+            rows: match reader.tenant() {
+                Some(company) => snapshot.company_len(view, company),
+                None => snapshot.len(view),
+            },
             changed_at: snapshot.changed_at(view),
         })
         .collect();

@@ -66,12 +66,44 @@ pub enum ApiError {
     /// The route exists but not with this method (405).
     #[error("method {0} is not allowed here: see the Allow header")]
     MethodNotAllowed(Method),
-    /// An operator endpoint without the operator token (401).
+    /// No token where one is needed (401).
     #[error("{0}")]
     Unauthorized(&'static str),
     /// An operator endpoint with a token that is not the operator's (403).
     #[error("the bearer token is not the operator token")]
     Forbidden,
+    /// A token that is not valid: malformed, badly signed, expired, for another audience (401).
+    #[error("{0}")]
+    BadToken(#[from] crate::auth::TokenError),
+    /// A valid token that names no company and no platform role (403).
+    #[error("the token names no company_id and no platform role: it reads nothing")]
+    NoTenant,
+    /// A tenant naming another company (403).
+    #[error("this token reads company {tenant} only, not company {asked}")]
+    OtherTenant {
+        /// The reader's company.
+        tenant: i64,
+        /// The company the request named.
+        asked: String,
+    },
+    /// A tenant's cursor from another tenant's pages (403).
+    #[error("this cursor was handed to another tenant: start again without a cursor")]
+    ForeignCursor,
+    /// A route only the operator (or, for metrics, the metrics token) may read (403).
+    #[error("{0} needs the operator token")]
+    OperatorOnly(&'static str),
+    /// A WebSocket from an origin the engine does not allow (403).
+    #[error("WebSocket connections from origin `{0}` are not allowed")]
+    OriginRefused(String),
+    /// Over the request rate (429, `Retry-After`).
+    #[error("too many requests: over this tenant's rate limit")]
+    RateLimited(std::time::Duration),
+    /// Over a subscription cap (429).
+    #[error("too many subscriptions: {0}")]
+    TooManySubscriptions(String),
+    /// As many large renders under way as the engine allows (503, `Retry-After`).
+    #[error("the engine is busy with other large reads: try again shortly")]
+    Busy(std::time::Duration),
     /// An operator request on the connectors was refused.
     #[error(transparent)]
     Control(#[from] crate::ControlError),
@@ -94,8 +126,17 @@ impl ApiError {
                 ControlError::Unknown(_) => StatusCode::NOT_FOUND,
                 ControlError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized(_) | ApiError::BadToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden
+            | ApiError::NoTenant
+            | ApiError::OtherTenant { .. }
+            | ApiError::ForeignCursor
+            | ApiError::OperatorOnly(_)
+            | ApiError::OriginRefused(_) => StatusCode::FORBIDDEN,
+            ApiError::RateLimited(_) | ApiError::TooManySubscriptions(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::CursorExpired(_) => StatusCode::GONE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotUpgradable { status, .. } => *status,
@@ -139,10 +180,24 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        let headers = response.headers_mut();
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
+            headers.insert(
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        let retry_after = match &self {
+            ApiError::RateLimited(wait) | ApiError::Busy(wait) => Some(*wait),
+            ApiError::TooManySubscriptions(_) => Some(std::time::Duration::from_secs(1)),
+            _ => None,
+        };
+        if let Some(wait) = retry_after {
+            // Whole seconds, rounded up: a client waiting 0 s would come straight back.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            headers.insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(seconds.max(1)),
             );
         }
         response

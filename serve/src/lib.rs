@@ -32,11 +32,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 mod arrow;
+pub mod auth;
 mod body;
 mod cache;
 mod catalog;
 mod error;
 mod json;
+mod limits;
 mod metrics;
 mod openapi;
 mod operator;
@@ -46,6 +48,38 @@ mod status;
 mod subscribe;
 
 use error::ApiError;
+
+pub use auth::{AuthConfig, Reader};
+pub use limits::Limits;
+
+/// How the API is served: who may read, and the limits under abuse.
+#[derive(Clone, Default)]
+pub struct ServeConfig {
+    /// Authentication and tenancy.
+    pub auth: AuthConfig,
+    /// Rate, subscription and render limits.
+    pub limits: Limits,
+}
+
+impl ServeConfig {
+    /// Every company's rows to requests without a token, with no request-rate limit (the
+    /// other limits as by default), and `operator_token` for the operator routes: an engine
+    /// for development, tests and benchmarks on one machine.
+    pub fn anonymous(operator_token: Option<String>) -> ServeConfig {
+        ServeConfig {
+            auth: AuthConfig {
+                operator_token,
+                anonymous_reads: true,
+                ..AuthConfig::default()
+            },
+            limits: Limits {
+                requests_per_second: u32::MAX,
+                request_burst: u32::MAX,
+                ..Limits::default()
+            },
+        }
+    }
+}
 
 /// Why an operator request on the connectors was refused.
 #[derive(Debug, thiserror::Error)]
@@ -179,12 +213,13 @@ struct Inner {
     started: Instant,
     pages: cache::PageCache,
     http: metrics::HttpCounters,
-    operator_token: Option<String>,
+    auth: AuthConfig,
+    guards: limits::Guards,
 }
 
 impl AppState {
     /// Shared state for the handlers over `state`, reporting `info`.
-    fn new(state: ServedState, info: Arc<dyn EngineInfo>, operator_token: Option<String>) -> Self {
+    fn new(state: ServedState, info: Arc<dyn EngineInfo>, config: ServeConfig) -> Self {
         AppState {
             inner: Arc::new(Inner {
                 state,
@@ -192,13 +227,18 @@ impl AppState {
                 started: Instant::now(),
                 pages: cache::PageCache::new(),
                 http: metrics::HttpCounters::new(),
-                operator_token,
+                auth: config.auth,
+                guards: limits::Guards::new(config.limits),
             }),
         }
     }
 
-    pub(crate) fn operator_token(&self) -> Option<&str> {
-        self.inner.operator_token.as_deref()
+    pub(crate) fn auth(&self) -> &AuthConfig {
+        &self.inner.auth
+    }
+
+    pub(crate) fn limits(&self) -> &limits::Guards {
+        &self.inner.guards
     }
 
     pub(crate) fn state(&self) -> &ServedState {
@@ -222,14 +262,11 @@ impl AppState {
     }
 }
 
-/// The whole API over `state`, reporting `info` in status and metrics. The operator
-/// endpoints take `operator_token` as a bearer token; without one they refuse every request.
-pub fn router(
-    state: ServedState,
-    info: Arc<dyn EngineInfo>,
-    operator_token: Option<String>,
-) -> Router {
-    let app = AppState::new(state, info, operator_token);
+/// The whole API over `state`, reporting `info` in status and metrics, with `config`'s
+/// authentication and limits. The operator endpoints take the operator token as a bearer
+/// token; without one they refuse every request.
+pub fn router(state: ServedState, info: Arc<dyn EngineInfo>, config: ServeConfig) -> Router {
+    let app = AppState::new(state, info, config);
     let (router, document) = api(app.clone()).split_for_parts();
     // Rendering a document built from constants cannot fail; an empty one would say so.
     let document = openapi::Document(serde_json::to_vec(&document).unwrap_or_default().into());
@@ -291,7 +328,7 @@ mod tests {
                 Vec::new()
             }
         }
-        let app = AppState::new(state, Arc::new(NoInfo), None);
+        let app = AppState::new(state, Arc::new(NoInfo), ServeConfig::default());
         let document = api(app).into_openapi();
         let documented: std::collections::BTreeSet<&str> =
             document.paths.paths.keys().map(String::as_str).collect();

@@ -4,14 +4,16 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use twinflow_views::{now_ms, ViewId};
 
-use crate::{routes, AppState};
+use crate::error::ApiError;
+use crate::{auth, routes, AppState};
 
 /// Status codes counted: 100..=599.
 const STATUS_CODES: usize = 500;
@@ -130,14 +132,43 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
+/// A request that may read the metrics: it carries the operator token or the metrics token.
+pub struct MetricsReader;
+
+impl FromRequestParts<AppState> for MetricsReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let token = auth::bearer_token(parts).ok_or(ApiError::Unauthorized(
+            "send the operator or metrics token as `Authorization: Bearer <token>`",
+        ))?;
+        let auth = app.auth();
+        if auth::token_is(&token, auth.operator_token.as_deref())
+            || auth::token_is(&token, auth.metrics_token.as_deref())
+        {
+            Ok(MetricsReader)
+        } else {
+            Err(ApiError::OperatorOnly("/metrics (or the metrics token)"))
+        }
+    }
+}
+
 /// The metrics page.
 #[utoipa::path(
     get,
     path = routes::METRICS,
     tag = "engine",
-    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain; version=0.0.4"))
+    responses(
+        (status = 200, description = "Prometheus text exposition", content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "No token", content_type = "application/json"),
+        (status = 403, description = "Neither the operator token nor the metrics token", content_type = "application/json"),
+    ),
+    security(("operator" = []), ("metrics" = []))
 )]
-pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
+pub async fn render(
+    State(app): State<AppState>,
+    MetricsReader: MetricsReader,
+) -> impl IntoResponse {
     let snapshot = app.state().snapshot();
     let mut out = String::with_capacity(4096);
     Family::new(

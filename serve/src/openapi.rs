@@ -26,20 +26,27 @@ use crate::routes;
         (name = "connectors", description = "The operator's connector control (operator token)"),
         (name = "api", description = "This document"),
     ),
-    modifiers(&OperatorToken)
+    modifiers(&Tokens)
 )]
 pub(crate) struct ApiDoc;
 
-/// Declares the operator token, a bearer token, as the `operator` security scheme.
-struct OperatorToken;
+/// Declares the bearer tokens: `reader` (a JWT naming a tenant or platform staff, also taken
+/// as `?access_token=`), `operator` and `metrics`.
+struct Tokens;
 
-impl Modify for OperatorToken {
+impl Modify for Tokens {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "operator",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
+        let bearer = |format: Option<&str>| {
+            let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer);
+            SecurityScheme::Http(match format {
+                Some(format) => scheme.bearer_format(format).build(),
+                None => scheme.build(),
+            })
+        };
+        components.add_security_scheme("reader", bearer(Some("JWT")));
+        components.add_security_scheme("operator", bearer(None));
+        components.add_security_scheme("metrics", bearer(None));
     }
 }
 

@@ -9,8 +9,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use subtle::ConstantTimeEq;
 
+use crate::auth;
 use crate::error::ApiError;
 use crate::{routes, AppState, ControlError};
 
@@ -20,7 +20,7 @@ pub(crate) async fn require_token(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let Some(expected) = app.operator_token() else {
+    let Some(expected) = app.auth().operator_token.as_deref() else {
         return Err(ApiError::Unauthorized(
             "operator endpoints are disabled: start the engine with an operator token \
              (TWINFLOW_OPERATOR_TOKEN or operator_token in the config)",
@@ -34,7 +34,7 @@ pub(crate) async fn require_token(
         .ok_or(ApiError::Unauthorized(
             "send the operator token as `Authorization: Bearer <token>`",
         ))?;
-    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+    if auth::token_is(given, Some(expected)) {
         Ok(next.run(request).await)
     } else {
         Err(ApiError::Forbidden)

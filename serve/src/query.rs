@@ -1,12 +1,14 @@
 //! The view a request names and its query parameters.
 //!
-//! Reserved parameter names are `limit`, `cursor`, `format` and `after`; every other
-//! parameter is an equality filter on a column of the view (`Filter::parse` types the value).
+//! Reserved parameter names are `limit`, `cursor`, `format`, `after` and `access_token`; every
+//! other parameter is an equality filter on a column of the view (`Filter::parse` types the
+//! value). A tenant's query is confined to its company here, before anything reads a row.
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use twinflow_views::{Filter, PageCursor, ViewId, ViewSchema};
 
+use crate::auth::Reader;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -14,6 +16,8 @@ use crate::AppState;
 pub const DEFAULT_LIMIT: usize = 1000;
 /// The largest accepted `limit`.
 pub const MAX_LIMIT: usize = 1_000_000;
+/// The tenant column, first in every view.
+const COMPANY: &str = "company_id";
 
 /// How a page of rows is encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,6 +30,7 @@ pub enum Format {
 
 /// A request's view and query parameters, parsed and checked against the view's columns.
 pub struct ViewQuery {
+    reader: Reader,
     view: ViewId,
     filter: Filter,
     filter_pairs: Vec<(String, String)>,
@@ -54,6 +59,8 @@ pub struct ReadQuery {
 
 /// What a subscription asks for.
 pub struct SubscribeQuery {
+    /// Who asks.
+    pub reader: Reader,
     /// The view.
     pub view: ViewId,
     /// The rows wanted.
@@ -63,9 +70,16 @@ pub struct SubscribeQuery {
 }
 
 impl ViewQuery {
-    /// Parses the raw query string of a request on `view`, whose rows `schema` describes.
-    pub fn parse(view: ViewId, schema: &ViewSchema, query: &str) -> Result<Self, ApiError> {
+    /// Parses the raw query string of a request on `view`, whose rows `schema` describes, by
+    /// `reader`: a tenant's query is confined to its company before its own filters apply.
+    pub fn parse(
+        view: ViewId,
+        schema: &ViewSchema,
+        query: &str,
+        reader: &Reader,
+    ) -> Result<Self, ApiError> {
         let mut parsed = ViewQuery {
+            reader: reader.clone(),
             view,
             filter: Filter::default(),
             filter_pairs: Vec::new(),
@@ -88,10 +102,15 @@ impl ViewQuery {
                         .map_err(|_| ApiError::BadAfter(value.clone().into_owned()))?;
                     set_once(&mut parsed.after, "after", after)?;
                 }
+                // The token, read by the authentication.
+                "access_token" => {}
                 _ => parsed
                     .filter_pairs
                     .push((name.into_owned(), value.into_owned())),
             }
+        }
+        if let Some(tenant) = reader.tenant() {
+            parsed.confine(tenant)?;
         }
         parsed.filter_pairs.sort();
         if let Some(pair) = parsed
@@ -109,6 +128,41 @@ impl ViewQuery {
                 .map(|(name, value)| (name.as_str(), value.as_str())),
         )?;
         Ok(parsed)
+    }
+
+    /// Confines the query to `tenant`'s rows: its `company_id` filter must name the tenant
+    /// (another company is refused, not answered with nothing) and is added when absent; a
+    /// cursor must be from the tenant's own pages. The filter pairs carry the company, so
+    /// that cached pages are the tenant's.
+    fn confine(&mut self, tenant: i64) -> Result<(), ApiError> {
+        let named: Vec<&String> = self
+            .filter_pairs
+            .iter()
+            .filter(|(name, _)| name == COMPANY)
+            .map(|(_, value)| value)
+            .collect();
+        match named.as_slice() {
+            [] => self
+                .filter_pairs
+                .push((COMPANY.to_owned(), tenant.to_string())),
+            [value] if value.parse() == Ok(tenant) => {}
+            // Repeated names are refused after this, as for anyone.
+            [_, _, ..] => {}
+            [value] => {
+                return Err(ApiError::OtherTenant {
+                    tenant,
+                    asked: (*value).clone(),
+                })
+            }
+        }
+        if self
+            .cursor
+            .as_ref()
+            .is_some_and(|cursor| cursor.company() != tenant)
+        {
+            return Err(ApiError::ForeignCursor);
+        }
+        Ok(())
     }
 
     /// The parameters of a read (`after` does not apply).
@@ -151,6 +205,7 @@ impl ViewQuery {
             });
         }
         Ok(SubscribeQuery {
+            reader: self.reader,
             view: self.view,
             filter: self.filter,
             after: self.after,
@@ -191,6 +246,7 @@ impl FromRequestParts<AppState> for ViewQuery {
         parts: &mut Parts,
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let reader = Reader::from_request_parts(parts, app).await?;
         let Path(name) = Path::<String>::from_request_parts(parts, app)
             .await
             .map_err(|err| ApiError::BadPath(err.body_text()))?;
@@ -198,7 +254,7 @@ impl FromRequestParts<AppState> for ViewQuery {
             .parse::<ViewId>()
             .map_err(|_| ApiError::UnknownView(name))?;
         let schema = app.state().catalog().schema(view);
-        ViewQuery::parse(view, schema, parts.uri.query().unwrap_or(""))
+        ViewQuery::parse(view, schema, parts.uri.query().unwrap_or(""), &reader)
     }
 }
 
@@ -208,7 +264,12 @@ mod tests {
 
     fn parse(query: &str) -> Result<ViewQuery, ApiError> {
         let view = ViewId::Occupancy;
-        ViewQuery::parse(view, twinflow_dataflows::schema(view), query)
+        ViewQuery::parse(
+            view,
+            twinflow_dataflows::schema(view),
+            query,
+            &Reader::Anonymous,
+        )
     }
 
     #[test]

@@ -38,8 +38,13 @@ const INLINE_LIMIT: usize = 10_000;
         (status = 200, description = "`{view, as_of, rows, next}`, or the page's rows as an Arrow IPC stream", content(("application/json"), ("application/vnd.apache.arrow.stream"))),
         (status = 400, description = "A bad filter, limit, cursor or format", content_type = "application/json"),
         (status = 404, description = "No such view", content_type = "application/json"),
+        (status = 401, description = "No token, or one that is not valid", content_type = "application/json"),
+        (status = 403, description = "A tenant naming another company, or another tenant's cursor", content_type = "application/json"),
         (status = 410, description = "The cursor's snapshot is no longer held", content_type = "application/json"),
-    )
+        (status = 429, description = "Over the tenant's request rate; `Retry-After` says when to come back", content_type = "application/json"),
+        (status = 503, description = "As many large reads under way as the engine allows; `Retry-After`", content_type = "application/json"),
+    ),
+    security((), ("reader" = []))
 )]
 pub async fn view(State(app): State<AppState>, query: ViewQuery) -> Result<Response, ApiError> {
     let read = query.into_read()?;
@@ -94,6 +99,7 @@ async fn page(
         return Ok(page);
     }
     let page = if read.limit > INLINE_LIMIT {
+        let _permit = app.limits().render()?;
         offload(move || render(&snapshot, &read)).await?
     } else {
         render(&snapshot, &read)?

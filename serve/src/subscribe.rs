@@ -14,6 +14,11 @@
 //!
 //! The engine never waits for a subscriber: it broadcasts into a bounded queue per
 //! subscriber, and this task alone writes to the socket.
+//!
+//! A tenant's subscription carries its company in its filter (see [`ViewQuery`]), so its
+//! snapshots, changes, resumes and resets hold only its rows. The upgrade is refused past the
+//! subscription caps (429), from a browser origin the engine does not allow (403), and a whole
+//! view's snapshot waits for no more than the allowed large renders (503).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,16 +26,19 @@ use std::time::Duration;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use axum::Extension;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{sleep_until, timeout, Instant};
 use twinflow_views::{Filter, ResetReason, Snapshot, Subscription, ViewDelta, ViewId};
 
 use crate::error::ApiError;
+use crate::limits::SubscriptionSlot;
 use crate::query::{SubscribeQuery, ViewQuery};
 use crate::{json, offload, routes, AppState, ShuttingDown};
 
@@ -56,19 +64,53 @@ const MAX_CLOSE_REASON: usize = 123;
     responses(
         (status = 101, description = "WebSocket: a `snapshot` (or the resumed `changes`), then `changes` and `progress` messages, each with its as_of; a `reset` snapshot when the subscriber fell behind"),
         (status = 400, description = "A bad filter or `after`", content_type = "application/json"),
+        (status = 401, description = "No token, or one that is not valid", content_type = "application/json"),
+        (status = 403, description = "A tenant naming another company, or a browser origin the engine does not allow", content_type = "application/json"),
         (status = 404, description = "No such view", content_type = "application/json"),
-    )
+        (status = 429, description = "Over the tenant's or the engine's subscription cap, or the request rate", content_type = "application/json"),
+        (status = 503, description = "As many large renders under way as the engine allows; `Retry-After`", content_type = "application/json"),
+    ),
+    security((), ("reader" = []))
 )]
 pub async fn subscribe(
     State(app): State<AppState>,
     query: ViewQuery,
+    headers: HeaderMap,
     shutting_down: Option<Extension<ShuttingDown>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let query = query.into_subscribe()?;
+    check_origin(&app, &headers)?;
     let upgrade = upgrade?;
+    let slot = app.limits().subscription(&query.reader)?;
+    // A snapshot of a whole view is a large render; a tenant's is one company's rows.
+    let permit = match query.filter.company() {
+        Some(_) => None,
+        None => Some(app.limits().render()?),
+    };
     let shutting_down = shutting_down.map(|Extension(signal)| signal);
-    Ok(upgrade.on_upgrade(move |socket| Session::run(app, query, shutting_down, socket)))
+    let max_message = app.limits().limits().client_message_bytes;
+    Ok(upgrade
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
+        .on_upgrade(move |socket| async move {
+            Session::run(app, query, slot, permit, shutting_down, socket).await
+        }))
+}
+
+/// Refuses a browser's WebSocket from an origin the engine does not allow, when it names
+/// which it allows (a client that sends no `Origin` is not a browser page).
+fn check_origin(app: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let allowed = &app.auth().allowed_origins;
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or_default();
+    if allowed.is_empty() || allowed.iter().any(|allowed| allowed == origin) {
+        Ok(())
+    } else {
+        Err(ApiError::OriginRefused(origin.chars().take(100).collect()))
+    }
 }
 
 /// Why a session ends.
@@ -102,6 +144,8 @@ struct Session {
     receiver: Receiver<Arc<ViewDelta>>,
     /// The server's shutdown signal, when it has one.
     shutting_down: Option<ShuttingDown>,
+    /// The subscription's place under the caps, held while it is open.
+    _slot: SubscriptionSlot,
     /// The client has every change up to this `as_of` (through a snapshot or resumed changes).
     floor: u64,
     last_sent: Instant,
@@ -111,6 +155,8 @@ impl Session {
     async fn run(
         app: AppState,
         query: SubscribeQuery,
+        slot: SubscriptionSlot,
+        render: Option<OwnedSemaphorePermit>,
         shutting_down: Option<ShuttingDown>,
         socket: WebSocket,
     ) {
@@ -127,6 +173,7 @@ impl Session {
             sink,
             receiver,
             shutting_down,
+            _slot: slot,
             floor: snapshot.as_of,
             last_sent: Instant::now(),
         };
@@ -135,6 +182,7 @@ impl Session {
             Some(Err(reason)) => session.send_snapshot(snapshot, Some(reason)).await,
             Some(Ok(deltas)) => session.send_resumed(&deltas).await,
         };
+        drop(render);
         let end = match started {
             Ok(()) => session.follow(&mut incoming).await,
             Err(end) => end,

@@ -3,14 +3,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Cursor;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow_ipc::reader::StreamReader;
 use arrow_schema::DataType;
-use common::{request, request_with, room, row_json, Server, OPERATOR_TOKEN};
+use common::{arrow_rows, request, request_with, room, row_json, Server, OPERATOR_TOKEN};
 use hyper::Method;
 use serde_json::{json, Map, Value};
 use twinflow_views::{Datum, Row, StateConfig, ViewId};
@@ -297,40 +294,6 @@ async fn bad_requests_get_json_errors() {
     assert_eq!(reply.header("allow"), Some("GET,HEAD"));
 }
 
-/// The rows of an Arrow IPC stream as JSON objects, and the batches' schema types.
-fn arrow_rows(body: &[u8]) -> (Vec<Value>, Vec<(String, DataType, bool)>) {
-    let reader = StreamReader::try_new(Cursor::new(body), None).expect("an Arrow IPC stream");
-    let fields = reader
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
-        .collect();
-    let mut rows = Vec::new();
-    for batch in reader {
-        let batch: RecordBatch = batch.expect("batch");
-        for i in 0..batch.num_rows() {
-            let mut object = Map::new();
-            for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-                let value = if column.is_null(i) {
-                    Value::Null
-                } else if let Some(ints) = column.as_any().downcast_ref::<Int64Array>() {
-                    json!(ints.value(i))
-                } else if let Some(floats) = column.as_any().downcast_ref::<Float64Array>() {
-                    json!(floats.value(i))
-                } else if let Some(strings) = column.as_any().downcast_ref::<StringArray>() {
-                    json!(strings.value(i))
-                } else {
-                    panic!("unexpected column type {}", column.data_type())
-                };
-                object.insert(field.name().clone(), value);
-            }
-            rows.push(Value::Object(object));
-        }
-    }
-    (rows, fields)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arrow_pages_equal_json_pages() {
     let mut server = two_companies(30, StateConfig::default()).await;
@@ -432,13 +395,13 @@ async fn status_health_and_metrics() {
     let health = server.get("/healthz").await;
     assert_eq!((health.status, &health.body[..]), (200, &b"ok"[..]));
 
-    let status = server.get("/v1/status").await.json();
+    let status = server.operator_get("/v1/status").await.json();
     assert_eq!(status["as_of"], 1);
     assert!(status["committed_ms"].as_u64().is_some_and(|ms| ms > 0));
     assert!(status["uptime_s"].is_u64());
     assert_eq!(status["dead_letters"], 7);
     assert_eq!(status["connectors"][0]["state"], "streaming");
-    let letters = server.get("/v1/deadletters").await;
+    let letters = server.operator_get("/v1/deadletters").await;
     assert_eq!(letters.status, 200);
     assert_eq!(
         letters.json(),
@@ -460,7 +423,7 @@ async fn status_health_and_metrics() {
 
     server.get("/v1/views/nope").await;
     server.get("/nothing").await;
-    let metrics = server.get("/metrics").await;
+    let metrics = server.operator_get("/metrics").await;
     assert_eq!(metrics.status, 200);
     assert!(metrics
         .header("content-type")

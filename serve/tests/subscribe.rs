@@ -104,7 +104,7 @@ async fn snapshot_then_filtered_changes() {
     for as_of in 2..=4 {
         assert_eq!(next_update(&mut everything).await["as_of"], as_of);
     }
-    let status = server.get("/v1/status").await.json();
+    let status = server.operator_get("/v1/status").await.json();
     assert_eq!(status["views"]["occupancy"]["subscribers"], 3);
 }
 
@@ -245,7 +245,7 @@ async fn a_slow_subscriber_is_reset_never_skipped() {
         subscriber_queue: 4,
         ..StateConfig::default()
     };
-    let mut server = Server::start_on(listener, config);
+    let mut server = Server::start_on(listener, config, common::anonymous());
     let rooms: Vec<i64> = (0..20).collect();
     server.put_rooms(rooms.iter().map(|&id| big_room(id, 1, 1000)).collect());
 

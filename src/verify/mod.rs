@@ -40,6 +40,15 @@ pub struct VerifyOptions {
     pub timeout: Duration,
     /// The views' SQL.
     pub views_sql: String,
+    /// The engine's operator token: the status's source positions and every company's rows
+    /// need it.
+    pub token: Option<String>,
+}
+
+/// The engine being verified: its URL and the token to read it with.
+struct Engine<'a> {
+    url: &'a str,
+    token: Option<&'a str>,
 }
 
 /// The result: the position compared at and every view's differences.
@@ -70,19 +79,23 @@ pub async fn verify(options: &VerifyOptions) -> anyhow::Result<Outcome> {
         .await
         .context("connecting to the source server")?;
     let deadline = Instant::now() + options.timeout;
+    let engine = Engine {
+        url: &options.engine_url,
+        token: options.token.as_deref(),
+    };
     loop {
         let (target, expected) = evaluate(&mut conn, &queries).await?;
-        let applied = wait_until_applied(&options.engine_url, &source, &target, deadline).await?;
+        let applied = wait_until_applied(&engine, &source, &target, deadline).await?;
         let mut views = Vec::new();
         for (view, rows) in &expected {
-            let served = fetch_view(&options.engine_url, *view).await?;
+            let served = fetch_view(&engine, *view).await?;
             views.push(compare_view(*view, rows, &served));
         }
         let outcome = Outcome {
             position: target.to_string(),
             views,
         };
-        let still = engine_position(&options.engine_url, &source).await?;
+        let still = engine_position(&engine, &source).await?;
         let exact = applied == target && still.as_ref() == Some(&target);
         if outcome.is_equal() || exact || Instant::now() >= deadline {
             return Ok(outcome);
@@ -115,7 +128,7 @@ async fn evaluate(
 
 /// Waits until the engine's source `source` has applied `target`; returns its position then.
 async fn wait_until_applied(
-    engine: &str,
+    engine: &Engine<'_>,
     source: &str,
     target: &GtidPosition,
     deadline: Instant,
@@ -135,12 +148,15 @@ async fn wait_until_applied(
 }
 
 /// The GTID position the engine has applied for `source`, if the source has applied anything.
-async fn engine_position(engine: &str, source: &str) -> anyhow::Result<Option<GtidPosition>> {
-    let status = get_json(format!("{engine}/v1/status")).await?;
-    let Some(entry) = status["sources"]
-        .as_array()
-        .and_then(|sources| sources.iter().find(|s| s["source"] == source))
-    else {
+async fn engine_position(
+    engine: &Engine<'_>,
+    source: &str,
+) -> anyhow::Result<Option<GtidPosition>> {
+    let status = get_json(engine, "/v1/status").await?;
+    let Some(sources) = status["sources"].as_array() else {
+        bail!("the engine's status shows no sources: pass its operator token (--token)");
+    };
+    let Some(entry) = sources.iter().find(|s| s["source"] == source) else {
         return Ok(None);
     };
     let gtid = entry["position"]["gtid"].as_str().unwrap_or_default();
@@ -151,16 +167,16 @@ async fn engine_position(engine: &str, source: &str) -> anyhow::Result<Option<Gt
 }
 
 /// Every row of `view`, paging at one `as_of`.
-async fn fetch_view(engine: &str, view: ViewId) -> anyhow::Result<Vec<serde_json::Value>> {
+async fn fetch_view(engine: &Engine<'_>, view: ViewId) -> anyhow::Result<Vec<serde_json::Value>> {
     let mut rows = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut url = format!("{engine}/v1/views/{}?limit=100000", view.name());
+        let mut url = format!("/v1/views/{}?limit=100000", view.name());
         if let Some(cursor) = &cursor {
             url.push_str("&cursor=");
             url.push_str(cursor);
         }
-        let mut page = get_json(url).await?;
+        let mut page = get_json(engine, &url).await?;
         if let Some(page_rows) = page["rows"].as_array_mut() {
             rows.append(page_rows);
         }
@@ -171,11 +187,16 @@ async fn fetch_view(engine: &str, view: ViewId) -> anyhow::Result<Vec<serde_json
     }
 }
 
-async fn get_json(url: String) -> anyhow::Result<serde_json::Value> {
+/// `GET path` of the engine as JSON, with its token.
+async fn get_json(engine: &Engine<'_>, path: &str) -> anyhow::Result<serde_json::Value> {
+    let url = format!("{}{path}", engine.url);
+    let authorization = engine.token.map(|token| format!("Bearer {token}"));
     tokio::task::spawn_blocking(move || {
-        let mut response = ureq::get(&url)
-            .call()
-            .with_context(|| format!("GET {url}"))?;
+        let mut request = ureq::get(&url);
+        if let Some(authorization) = &authorization {
+            request = request.header("Authorization", authorization);
+        }
+        let mut response = request.call().with_context(|| format!("GET {url}"))?;
         response
             .body_mut()
             .with_config()

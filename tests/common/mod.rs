@@ -237,6 +237,7 @@ pub fn sort_key(value: &serde_json::Value) -> String {
 /// page has the same `as_of`.
 pub fn read_all(
     address: SocketAddr,
+    token: Option<&str>,
     view: twinflow_views::ViewId,
 ) -> (u64, Vec<serde_json::Value>) {
     let mut rows = Vec::new();
@@ -247,7 +248,7 @@ pub fn read_all(
             Some(c) => format!("/v1/views/{view}?limit=97&cursor={c}"),
             None => format!("/v1/views/{view}?limit=97"),
         };
-        let response = get(address, &path);
+        let response = request(address, "GET", &path, token, None);
         assert_eq!(
             response.status,
             200,
@@ -274,11 +275,12 @@ pub fn read_all(
 /// recomputation over `tables` (the SQL columns only: served rows may carry ratios too).
 pub fn http_oracle_differences(
     address: SocketAddr,
+    token: Option<&str>,
     tables: &twinflow_oracle::Tables,
 ) -> Vec<String> {
     let mut problems = Vec::new();
     for (view, expected) in twinflow_oracle::evaluate(tables) {
-        let (_, mut actual) = read_all(address, view);
+        let (_, mut actual) = read_all(address, token, view);
         for row in &mut actual {
             if let Some(object) = row.as_object_mut() {
                 object.retain(|name, _| {
@@ -305,11 +307,16 @@ pub fn http_oracle_differences(
     problems
 }
 
+/// The operator token test engines start with, unless a test gives its own.
+pub const TEST_OPERATOR_TOKEN: &str = "test-operator-token";
+
 /// A `twinflow run` process on a free port.
 pub struct Engine {
     child: std::process::Child,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// Its operator token, which [`Engine::get`] and [`Engine::verify`] read with.
+    pub token: String,
 }
 
 impl Engine {
@@ -321,8 +328,14 @@ impl Engine {
         Engine::start_command("run", args, &[])
     }
 
-    /// `twinflow <command> <args>` with `env` added to its environment.
+    /// `twinflow <command> <args>` with `env` added to its environment (the operator token
+    /// is [`TEST_OPERATOR_TOKEN`] unless `env` sets `TWINFLOW_OPERATOR_TOKEN`).
     pub fn start_command(command: &str, args: &[&str], env: &[(&str, &str)]) -> Engine {
+        let token = env
+            .iter()
+            .find(|(name, _)| *name == "TWINFLOW_OPERATOR_TOKEN")
+            .map_or(TEST_OPERATOR_TOKEN, |(_, token)| *token)
+            .to_owned();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -334,6 +347,7 @@ impl Engine {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
+            .env("TWINFLOW_OPERATOR_TOKEN", &token)
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -341,6 +355,7 @@ impl Engine {
         let engine = Engine {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            token,
         };
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(engine.addr()).is_err() {
@@ -360,8 +375,10 @@ impl Engine {
             .expect("an address")
     }
 
+    /// `GET path` as JSON, read with the operator token (if the engine has one).
     pub fn get(&self, path: &str) -> serde_json::Value {
-        get(self.addr(), path).json()
+        let token = Some(self.token.as_str()).filter(|token| !token.is_empty());
+        request(self.addr(), "GET", path, token, None).json()
     }
 
     /// `twinflow connectors <args> --url <this engine>` with `token` (if any) as
@@ -397,6 +414,8 @@ impl Engine {
                     &self.url,
                     "--timeout",
                     "60",
+                    "--token",
+                    &self.token,
                 ])
                 .args(args)
                 .env("RUST_LOG", "warn")

@@ -75,6 +75,13 @@ impl Filter {
         Ok(Filter { conditions })
     }
 
+    /// The rows of one tenant: `company_id` (column 0 of every view) equals `company`.
+    pub fn of_company(company: i64) -> Filter {
+        Filter {
+            conditions: vec![(0, Datum::Int(company))],
+        }
+    }
+
     /// Whether `row` satisfies every condition.
     pub fn matches(&self, row: &[Datum]) -> bool {
         self.conditions.iter().all(|(i, v)| row.get(*i) == Some(v))

@@ -32,8 +32,11 @@ pub struct StateConfig {
     /// retained: under a heavy change stream each one would keep alive the replaced version of
     /// every key the following commits changed.
     pub history_snapshots: usize,
-    /// ... each dropped once no page has been read from it for this long.
+    /// ... each dropped once no page has been read from it for this long,
     pub history_max_age: Duration,
+    /// ... and once it is this old, however often it is read: a client re-reading a cursor
+    /// must not keep every row replaced since alive for ever.
+    pub history_max_lifetime: Duration,
     /// Row changes retained per view for resuming subscribers.
     pub log_row_changes: usize,
     /// Deltas buffered per subscriber before it is considered too slow.
@@ -45,6 +48,7 @@ impl Default for StateConfig {
         StateConfig {
             history_snapshots: 8,
             history_max_age: Duration::from_secs(10),
+            history_max_lifetime: Duration::from_secs(60),
             log_row_changes: 10_000,
             subscriber_queue: 1024,
         }
@@ -165,6 +169,8 @@ pub struct Snapshot {
     pub as_of: u64,
     /// Wall-clock time of the commit (ms since the epoch).
     pub committed_ms: u64,
+    /// When it was committed, for its retention.
+    committed: Instant,
     tables: Arc<Tables>,
     stats: Vec<ViewStats>,
     sources: Arc<[SourceProgress]>,
@@ -183,6 +189,13 @@ pub struct PageCursor {
     pub as_of: u64,
     company: i64,
     key: Key,
+}
+
+impl PageCursor {
+    /// The company of the row the next page starts at.
+    pub fn company(&self) -> i64 {
+        self.company
+    }
 }
 
 impl fmt::Display for PageCursor {
@@ -241,6 +254,7 @@ impl Snapshot {
         Snapshot {
             as_of,
             committed_ms: now_ms(),
+            committed: Instant::now(),
             tables,
             stats,
             sources,
@@ -250,6 +264,11 @@ impl Snapshot {
     /// Rows in `view`.
     pub fn len(&self, view: ViewId) -> usize {
         self.stats[view.index()].rows
+    }
+
+    /// Rows of `company` in `view` (counted: a range scan of the company's rows).
+    pub fn company_len(&self, view: ViewId, company: i64) -> usize {
+        self.scan(view, &Filter::of_company(company), None).count()
     }
 
     /// Whether `view` is empty.
@@ -443,6 +462,7 @@ impl ServedState {
             return Some(current);
         }
         let mut history = lock(&self.shared.history);
+        expire(&mut history, &self.shared.config);
         let found = history.iter().position(|(_, s)| s.as_of == as_of)?;
         let (_, snapshot) = history.remove(found)?;
         history.push_back((Instant::now(), snapshot.clone()));
@@ -459,7 +479,7 @@ impl ServedState {
         while history.len() > config.history_snapshots.max(1) {
             history.pop_front();
         }
-        expire(&mut history, config.history_max_age);
+        expire(&mut history, config);
     }
 
     /// Starts a subscription to `view`, resuming after `after` when given.
@@ -573,10 +593,7 @@ impl StateWriter {
             self.stats.clone(),
             self.sources.values().cloned().collect(),
         ));
-        expire(
-            &mut lock(&self.shared.history),
-            self.shared.config.history_max_age,
-        );
+        expire(&mut lock(&self.shared.history), &self.shared.config);
         self.shared.current.store(snapshot);
         for (view, delta) in published {
             // No receivers is not an error: nobody is subscribed to this view.
@@ -717,16 +734,15 @@ fn apply_view(
     rows.record(as_of, writes);
     changes
 }
-/// Drops the pinned snapshots unused for longer than `max_age` (the least recently used come
-/// first).
-fn expire(history: &mut VecDeque<(Instant, Arc<Snapshot>)>, max_age: Duration) {
+
+/// Drops the pinned snapshots unused for longer than the configured age, and those committed
+/// longer ago than the configured lifetime.
+fn expire(history: &mut VecDeque<(Instant, Arc<Snapshot>)>, config: &StateConfig) {
     let now = Instant::now();
-    while history
-        .front()
-        .is_some_and(|(used, _)| now.duration_since(*used) > max_age)
-    {
-        history.pop_front();
-    }
+    history.retain(|(used, snapshot)| {
+        now.duration_since(*used) <= config.history_max_age
+            && now.duration_since(snapshot.committed) <= config.history_max_lifetime
+    });
 }
 
 /// One view's updates as key changes in key order. A key changed in several timestamps of

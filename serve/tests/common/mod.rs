@@ -4,10 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::io::Cursor;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arrow_array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_ipc::reader::StreamReader;
+use arrow_schema::DataType;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -19,7 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use twinflow_serve::EngineInfo;
+use twinflow_serve::{EngineInfo, ServeConfig};
 use twinflow_views::{
     Commit, Datum, Key, Row, RowUpdate, ServedState, SourceProgress, StateConfig, StateWriter,
     ViewId,
@@ -33,6 +37,11 @@ pub async fn within<T>(future: impl Future<Output = T>) -> T {
     tokio::time::timeout(PATIENCE, future)
         .await
         .expect("timed out")
+}
+
+/// Every company's rows to requests without a token, and [`OPERATOR_TOKEN`].
+pub fn anonymous() -> ServeConfig {
+    ServeConfig::anonymous(Some(OPERATOR_TOKEN.to_string()))
 }
 
 /// Fixed engine counters.
@@ -74,21 +83,22 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves a fresh state on `127.0.0.1:0`.
+    /// Serves a fresh state on `127.0.0.1:0` to anonymous readers.
     pub async fn start(config: StateConfig) -> Server {
+        Server::start_with(config, anonymous()).await
+    }
+
+    /// Serves a fresh state on `127.0.0.1:0` with `serve`'s authentication and limits.
+    pub async fn start_with(config: StateConfig, serve: ServeConfig) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        Server::start_on(listener, config)
+        Server::start_on(listener, config, serve)
     }
 
     /// Serves a fresh state on `listener`.
-    pub fn start_on(listener: TcpListener, config: StateConfig) -> Server {
+    pub fn start_on(listener: TcpListener, config: StateConfig, serve: ServeConfig) -> Server {
         let addr = listener.local_addr().expect("local addr");
         let (state, writer) = ServedState::new(config, twinflow_dataflows::catalog());
-        let router = twinflow_serve::router(
-            state.clone(),
-            Arc::new(Info),
-            Some(OPERATOR_TOKEN.to_string()),
-        );
+        let router = twinflow_serve::router(state.clone(), Arc::new(Info), serve);
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(twinflow_serve::serve(listener, router, async move {
             let _ = stopped.await;
@@ -195,6 +205,12 @@ impl Server {
     /// `GET path`.
     pub async fn get(&self, path: &str) -> Reply {
         request(self.addr, Method::GET, path).await
+    }
+
+    /// `GET path` with the operator token.
+    pub async fn operator_get(&self, path: &str) -> Reply {
+        let bearer = format!("Bearer {OPERATOR_TOKEN}");
+        request_with(self.addr, Method::GET, path, &[("authorization", &bearer)]).await
     }
 
     /// Opens a WebSocket on `path`.
@@ -369,4 +385,38 @@ where
             return message;
         }
     }
+}
+
+/// The rows of an Arrow IPC stream as JSON objects, and the batches' schema types.
+pub fn arrow_rows(body: &[u8]) -> (Vec<Value>, Vec<(String, DataType, bool)>) {
+    let reader = StreamReader::try_new(Cursor::new(body), None).expect("an Arrow IPC stream");
+    let fields = reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
+        .collect();
+    let mut rows = Vec::new();
+    for batch in reader {
+        let batch: RecordBatch = batch.expect("batch");
+        for i in 0..batch.num_rows() {
+            let mut object = Map::new();
+            for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+                let value = if column.is_null(i) {
+                    Value::Null
+                } else if let Some(ints) = column.as_any().downcast_ref::<Int64Array>() {
+                    json!(ints.value(i))
+                } else if let Some(floats) = column.as_any().downcast_ref::<Float64Array>() {
+                    json!(floats.value(i))
+                } else if let Some(strings) = column.as_any().downcast_ref::<StringArray>() {
+                    json!(strings.value(i))
+                } else {
+                    panic!("unexpected column type {}", column.data_type())
+                };
+                object.insert(field.name().clone(), value);
+            }
+            rows.push(Value::Object(object));
+        }
+    }
+    (rows, fields)
 }
