@@ -92,16 +92,20 @@ pub fn serve_config(
     let secret = env(JWT_SECRET_ENV).map(String::into_bytes);
     let jwt = (secret.is_some() || section.jwks.is_some())
         .then(|| {
+            let defaults = JwtConfig::default();
             TokenVerifier::new(JwtConfig {
                 secret,
                 jwks: section.jwks.as_deref().map(JwksSource::parse),
-                jwks_ttl: Duration::from_secs(section.jwks_ttl_s.unwrap_or(300)),
+                jwks_ttl: section
+                    .jwks_ttl_s
+                    .map_or(defaults.jwks_ttl, Duration::from_secs),
                 issuer: section.issuer.clone(),
                 audience: section.audience.clone(),
                 platform_roles: section
                     .platform_roles
                     .clone()
-                    .unwrap_or_else(|| vec!["admin".to_owned()]),
+                    .unwrap_or(defaults.platform_roles),
+                ..defaults
             })
             .map(Arc::new)
             .with_context(|| format!("the reader-token settings ({JWT_SECRET_ENV}, [auth])"))
@@ -176,7 +180,6 @@ impl DemoAuth {
         })?;
         let verifier = TokenVerifier::new(JwtConfig {
             secret: Some(secret.to_vec()),
-            platform_roles: vec!["admin".to_owned()],
             ..JwtConfig::default()
         })
         .context("the demo's token settings")?;

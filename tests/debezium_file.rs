@@ -153,3 +153,47 @@ async fn bad_lines_become_dead_letters_and_the_rest_flows() {
         twinflow_oracle::evaluate_view(&tables, ViewId::Staffing).len()
     );
 }
+
+/// A file of streaming events without a source position (no `source.file` or `source.pos`):
+/// each one is a dead letter saying so, none is skipped silently as a re-delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_without_a_source_position_become_dead_letters() {
+    let capture = common::debezium_capture(
+        Encoding {
+            schemas: false,
+            decimals: dbz::DecimalMode::Precise,
+            tinyint1_as_bool: false,
+        },
+        23,
+        300,
+        40,
+    );
+    let snapshot = capture.messages.len() - capture.per_transaction.iter().sum::<usize>();
+    let mut file = tempfile::NamedTempFile::new().expect("a temporary file");
+    let mut stripped = 0;
+    for message in &capture.messages[snapshot..] {
+        let Some(value) = &message.value else {
+            continue;
+        };
+        let mut event: serde_json::Value = serde_json::from_str(value).expect("JSON");
+        let source = event["source"].as_object_mut().expect("a source block");
+        source.remove("file");
+        source.remove("pos");
+        writeln!(file, "{event}").expect("write");
+        stripped += 1;
+    }
+    assert!(stripped > 40);
+    let pipeline = run_file(file.path(), DecimalMode::Precise).await;
+    let letters = pipeline.dead_letters().recent();
+    assert_eq!(letters.len(), stripped, "every event is a dead letter");
+    assert!(
+        letters
+            .iter()
+            .all(|letter| letter.reason.contains("no usable source position")),
+        "{:?}",
+        letters[0]
+    );
+    tokio::task::spawn_blocking(move || pipeline.shutdown())
+        .await
+        .expect("shutdown");
+}

@@ -428,6 +428,85 @@ async fn with_the_transaction_metadata_topic_transactions_close_on_their_end_mar
     stop_source_and_pipeline(stop, source_task, pipeline).await;
 }
 
+/// With the transaction metadata topic, a transaction one of whose events is dead-lettered
+/// (a value that does not fit its column) is still released when its END marker is read: the
+/// dead letter counts towards the END total, the source goes on, and the views equal the
+/// oracle without that event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_event_inside_a_transaction_does_not_stall_the_source() {
+    use twinflow_ingest::RowChange;
+    use twinflow_oracle::debezium::{encode, EventSource};
+    use twinflow_oracle::rows;
+
+    let broker = broker_with_topics();
+    broker.create_topic("twin.transaction", 1).expect("topic");
+    let encoding = Encoding {
+        schemas: false,
+        ..Encoding::default()
+    };
+    let mut capture = common::debezium_capture(encoding, 31, 600, 200);
+    let mut markers = transaction_markers(&capture);
+    // One more transaction: two new buildings, the second with a company_id that is not an
+    // integer. The oracle takes the first only.
+    let id = "0-1-9999";
+    let valid = RowChange::insert(TableId::Building, rows::building(990_001, 1, "Annex"));
+    let broken = RowChange::insert(TableId::Building, rows::building(990_002, 1, "Broken"));
+    let mut last = Vec::new();
+    for (row, change) in [&valid, &broken].into_iter().enumerate() {
+        let source = EventSource {
+            server_name: "twin",
+            file: "binlog.000003",
+            pos: 4,
+            row: row as u32,
+            gtid: Some(id),
+            ts_ms: 1_800_000_000_000,
+            snapshot: false,
+            transaction_id: Some(id),
+            total_order: row as u64 + 1,
+            data_collection_order: row as u64 + 1,
+        };
+        last.extend(encode(change, &source, encoding));
+    }
+    let mut event: serde_json::Value =
+        serde_json::from_str(last[1].value.as_deref().expect("an event")).expect("JSON");
+    event["after"]["company_id"] = serde_json::json!("not a number");
+    last[1].value = Some(event.to_string());
+    capture.tables.apply(&valid);
+    for status in ["BEGIN", "END"] {
+        let collections = serde_json::json!([
+            {"data_collection": "twin_infra.building", "event_count": 2},
+            {"data_collection": "other_db.audit", "event_count": 5},
+        ]);
+        markers.push(Message {
+            topic: "twin.transaction".into(),
+            key: serde_json::json!({"id": id}).to_string(),
+            value: Some(
+                serde_json::json!({"status": status, "id": id, "event_count": 7,
+                    "data_collections": collections})
+                .to_string(),
+            ),
+        });
+    }
+    produce(&broker.brokers(), &markers).await;
+    produce(&broker.brokers(), &capture.messages).await;
+    produce(&broker.brokers(), &last).await;
+
+    let pipeline = Pipeline::start(PipelineConfig::default()).expect("pipeline");
+    let state = pipeline.state();
+    let (stop, stopped) = watch::channel(false);
+    let (source_task, status) = start_source(broker.brokers(), &pipeline, stopped);
+    wait_for_the_oracle(&state, &capture, &status).await;
+    let letters = pipeline.dead_letters().recent();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert!(
+        letters[0].reason.contains("company_id") && !letters[0].reason.contains("not a number"),
+        "{:?}",
+        letters[0]
+    );
+    assert_eq!(status.report().details["overdue_transactions"], 0);
+    stop_source_and_pipeline(stop, source_task, pipeline).await;
+}
+
 /// Without the transaction metadata topic, one topic's part of the stream is written late
 /// (as when Debezium's producer lags on one partition): the transactions already released
 /// without it get their late events afterwards, applied rather than taken for re-deliveries,

@@ -148,3 +148,83 @@ impl Guards {
             .map_err(|_| ApiError::Busy(RETRY_SOON))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    fn guards(limits: Limits) -> Guards {
+        Guards::new(limits)
+    }
+
+    #[test]
+    fn subscriptions_are_capped_per_tenant_and_in_all_and_given_back_when_closed() {
+        let guards = guards(Limits {
+            subscriptions_per_tenant: 2,
+            subscriptions: 3,
+            ..Limits::default()
+        });
+        let tenant = |company| Reader::Tenant {
+            company,
+            user: None,
+        };
+        let a1 = guards.subscription(&tenant(1)).expect("first");
+        let _a2 = guards.subscription(&tenant(1)).expect("second");
+        let refused = guards
+            .subscription(&tenant(1))
+            .err()
+            .expect("over the tenant's cap");
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(refused.to_string().contains("this tenant"), "{refused}");
+        let _b1 = guards.subscription(&tenant(2)).expect("another tenant");
+        let refused = guards
+            .subscription(&tenant(3))
+            .err()
+            .expect("over the engine's cap");
+        assert!(refused.to_string().contains("the engine"), "{refused}");
+        drop(a1);
+        guards
+            .subscription(&tenant(3))
+            .expect("a place was given back");
+    }
+
+    #[test]
+    fn large_renders_past_the_bound_are_refused_with_a_wait() {
+        let guards = guards(Limits {
+            concurrent_renders: 1,
+            ..Limits::default()
+        });
+        let first = guards.render().expect("a permit");
+        let refused = guards.render().expect_err("busy");
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        drop(first);
+        let _again = guards.render().expect("free again");
+    }
+
+    #[test]
+    fn the_request_rate_is_per_tenant() {
+        let guards = guards(Limits {
+            requests_per_second: 1,
+            request_burst: 3,
+            ..Limits::default()
+        });
+        let one = Reader::Tenant {
+            company: 1,
+            user: None,
+        };
+        for _ in 0..3 {
+            guards.admit(&one).expect("within the burst");
+        }
+        let refused = guards.admit(&one).expect_err("over the rate");
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let two = Reader::Tenant {
+            company: 2,
+            user: None,
+        };
+        guards
+            .admit(&two)
+            .expect("another tenant has its own bucket");
+    }
+}

@@ -961,6 +961,48 @@ mod tests {
         }
     }
 
+    /// A client re-reading a cursor keeps its snapshot only for the configured lifetime, so
+    /// that the rows replaced since are not held for ever.
+    #[test]
+    fn a_pinned_snapshot_is_dropped_at_its_lifetime_however_often_it_is_read() {
+        let lifetime = Duration::from_millis(300);
+        let config = StateConfig {
+            history_max_lifetime: lifetime,
+            ..StateConfig::default()
+        };
+        let (state, mut writer) = ServedState::new(config, Arc::new(test_catalog()));
+        commit(&mut writer, 1, vec![insert(building(1, 10, 1))]);
+        let pinned = state.snapshot();
+        state.pin(&pinned);
+        drop(pinned);
+        commit(
+            &mut writer,
+            2,
+            vec![change(Some(building(1, 10, 1)), Some(building(1, 10, 2)))],
+        );
+        let held = || writer.tables.views[ViewId::OccupancyByBuilding.index()].versions_held();
+        assert_eq!(held(), 2, "the pinned snapshot holds the replaced version");
+        let started = Instant::now();
+        while started.elapsed() < lifetime {
+            assert!(state.snapshot_at(1).is_some(), "read within its lifetime");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(state.snapshot_at(1).is_none(), "gone after its lifetime");
+        writer.commit(Commit {
+            as_of: 3,
+            updates: Vec::new(),
+            sources: Vec::new(),
+            removed_sources: Vec::new(),
+            baseline: false,
+        });
+        assert_eq!(
+            writer.tables.views[ViewId::OccupancyByBuilding.index()].versions_held(),
+            1,
+            "no replaced version is held for it"
+        );
+    }
+
     #[test]
     fn paging_walks_every_row_once() {
         let (state, mut writer) =

@@ -48,7 +48,7 @@ impl JwksSource {
 }
 
 /// How reader tokens are checked.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct JwtConfig {
     /// The HS256 shared secret (`TWINFLOW_JWT_SECRET`).
     pub secret: Option<Vec<u8>>,
@@ -56,12 +56,29 @@ pub struct JwtConfig {
     pub jwks: Option<JwksSource>,
     /// How long a fetched JWKS is used before it is fetched again.
     pub jwks_ttl: Duration,
+    /// The shortest time between two fetches for tokens naming an unknown `kid`: tokens with
+    /// made-up `kid`s must not turn into a flood of fetches.
+    pub jwks_refetch_after: Duration,
     /// The required `iss`, when set.
     pub issuer: Option<String>,
     /// The required `aud`, when set.
     pub audience: Option<String>,
     /// The `role` claims that make a token without `company_id` platform staff.
     pub platform_roles: Vec<String>,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        JwtConfig {
+            secret: None,
+            jwks: None,
+            jwks_ttl: Duration::from_secs(300),
+            jwks_refetch_after: Duration::from_secs(10),
+            issuer: None,
+            audience: None,
+            platform_roles: vec!["admin".to_owned()],
+        }
+    }
 }
 
 /// Why a token was refused.
@@ -126,10 +143,6 @@ pub struct TokenVerifier {
     secret: Option<DecodingKey>,
     jwks: Mutex<Option<CachedKeys>>,
 }
-
-/// The shortest time between two JWKS fetches for unknown `kid`s: tokens with made-up `kid`s
-/// must not turn into a flood of fetches.
-const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(10);
 
 impl TokenVerifier {
     /// A verifier for `config`; the JWKS is fetched on first use.
@@ -199,7 +212,7 @@ impl TokenVerifier {
     }
 
     /// The JWKS key named `kid` and its algorithm; an unknown `kid` fetches the set again
-    /// (at most every [`REFETCH_AT_MOST_EVERY`]), an expired set too.
+    /// (at most every `jwks_refetch_after`), an expired set too.
     fn jwks_key(&self, kid: Option<&str>) -> Result<(DecodingKey, Algorithm), TokenError> {
         let source = self
             .config
@@ -211,7 +224,7 @@ impl TokenVerifier {
         let stale = cache.as_ref().is_none_or(|cached| {
             let age = cached.fetched.elapsed();
             age >= self.config.jwks_ttl
-                || (cached.keys.find(kid).is_none() && age >= REFETCH_AT_MOST_EVERY)
+                || (cached.keys.find(kid).is_none() && age >= self.config.jwks_refetch_after)
         });
         if stale {
             match source.fetch() {
