@@ -656,3 +656,104 @@ async fn a_changed_config_file_connector_replaces_its_catalog_entry() {
         "{status}"
     );
 }
+
+/// Live revocation against a real MariaDB: a token naming a `twin_auth.user` row reads while
+/// the row is active; `UPDATE ... SET is_active = 0` on the server makes the next read 403 and
+/// closes the user's open subscription within a second of the commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivating_a_user_in_the_source_revokes_its_tokens() {
+    use futures_util::StreamExt;
+    use mysql_async::prelude::Queryable;
+    use tokio_tungstenite::tungstenite::Message;
+
+    const SECRET: &str = "the revocation test's secret, 32 bytes or more";
+    let (db, _) = loaded_server(29, 300).await;
+    let mut conn = connect(&db).await;
+    conn.query_drop(
+        "INSERT INTO twin_auth.user (id, email, password_hash, display_name, role_id, \
+         company_id, is_active) VALUES (990001, 'ada@example.com', 'secret-hash', 'Ada', 1, 1, 1)",
+    )
+    .await
+    .expect("a user");
+    let url = db.url();
+    let engine = Engine::start_command(
+        "run",
+        &["--mysql", &url],
+        &[("TWINFLOW_JWT_SECRET", SECRET)],
+    );
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+        + 600;
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({"sub": "990001", "company_id": 1, "role": "viewer", "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).expect("a key"),
+    )
+    .expect("signs");
+    let read = || {
+        common::request(
+            engine.addr(),
+            "GET",
+            "/v1/views/staffing",
+            Some(&token),
+            None,
+        )
+    };
+    // Once the snapshot is served, the user's row is known and active.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let reply = read();
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        if reply.json()["rows"]
+            .as_array()
+            .is_some_and(|rows| !rows.is_empty())
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the snapshot was never served");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/v1/views/staffing/subscribe?access_token={token}",
+        engine.addr()
+    ))
+    .await
+    .expect("subscribes");
+    assert_eq!(next_json(&mut socket).await["type"], "snapshot");
+
+    conn.query_drop("UPDATE twin_auth.user SET is_active = 0 WHERE id = 990001")
+        .await
+        .expect("deactivates");
+    let committed = Instant::now();
+    let reason = loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("closed within the wait")
+            .expect("a frame")
+            .expect("a valid frame");
+        if let Message::Close(frame) = message {
+            break frame.map(|f| f.reason.to_string()).unwrap_or_default();
+        }
+    };
+    let closed_after = committed.elapsed();
+    assert!(reason.contains("no longer active"), "{reason}");
+    assert!(
+        closed_after < Duration::from_secs(1),
+        "closed {closed_after:?} after the commit"
+    );
+    let refused = read();
+    assert_eq!(refused.status, 403);
+    // The dead letters and logs never saw the row's secrets.
+    let letters = engine.get("/v1/deadletters").to_string();
+    assert!(
+        !letters.contains("secret-hash") && !letters.contains("ada@"),
+        "{letters}"
+    );
+}

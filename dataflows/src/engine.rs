@@ -12,12 +12,12 @@ use timely::progress::frontier::MutableAntichain;
 use timely::WorkerConfig;
 use twinflow_ingest::reclock::Seal;
 use twinflow_ingest::{now_ms, TimestampedBatch};
-use twinflow_views::{Commit, RowUpdate, SourceProgress, StateWriter, ViewId};
+use twinflow_views::{Commit, SourceProgress, StateWriter, UserStanding};
 
-use crate::graph::build_views;
+use crate::graph::{build_views, Output};
 use crate::inputs::{BaseInputs, SavedInputs};
 use crate::metrics::EngineMetrics;
-use crate::records::Projector;
+use crate::records::{Projector, UserRec};
 use crate::{EngineError, Time};
 
 /// How the engine runs.
@@ -42,7 +42,7 @@ impl Default for EngineConfig {
     }
 }
 
-type Update = ((ViewId, RowUpdate), Time, isize);
+type Update = (Output, Time, isize);
 
 /// What the publisher thread receives.
 enum ToPublisher {
@@ -375,13 +375,22 @@ fn publish(
                 );
             }
         }
-        let view_updates = ready.len() as u64;
+        let mut updates = Vec::with_capacity(ready.len());
+        let mut users = Vec::new();
+        for (output, _, diff) in ready {
+            match output {
+                Output::View(view, update) => updates.push((view, update)),
+                Output::User(user) => users.push((standing(user), diff)),
+            }
+        }
+        let view_updates = updates.len() as u64;
         let visible = writer.commit(Commit {
             as_of,
-            updates: ready.into_iter().map(|(update, _, _)| update).collect(),
+            updates,
             sources: sources.into_values().collect(),
             removed_sources,
             baseline: std::mem::take(&mut baseline),
+            users,
         });
         let latencies: Vec<Duration> = complete
             .iter()
@@ -390,5 +399,14 @@ fn publish(
         let transactions = complete.iter().map(|(s, _)| s.transactions).sum();
         let changes = complete.iter().map(|(s, _)| s.changes).sum();
         metrics.record_commit(as_of, transactions, changes, view_updates, &latencies);
+    }
+}
+
+/// A user's standing as the served state keeps it.
+fn standing(user: UserRec) -> UserStanding {
+    UserStanding {
+        id: user.id.into(),
+        company_id: user.company_id.map(i64::from),
+        active: user.is_active,
     }
 }

@@ -238,6 +238,8 @@ pub struct BaseCollections<'s> {
     pub desks: VecCollection<'s, Time, DeskRec>,
     pub skills: VecCollection<'s, Time, SkillRec>,
     pub skill_levels: VecCollection<'s, Time, SkillLevelRec>,
+    /// What tokens are checked against of every `twin_auth.user` row.
+    pub users: VecCollection<'s, Time, UserRec>,
 }
 
 /// Every table input of one worker.
@@ -261,6 +263,7 @@ pub struct BaseInputs {
     desks: KeyedInput<DeskRec>,
     skills: KeyedInput<SkillRec>,
     skill_levels: KeyedInput<SkillLevelRec>,
+    users: KeyedInput<UserRec>,
 }
 
 impl BaseInputs {
@@ -292,6 +295,7 @@ impl BaseInputs {
         let (desks, desks_c) = KeyedInput::new(&scope);
         let (skills, skills_c) = KeyedInput::new(&scope);
         let (skill_levels, skill_levels_c) = KeyedInput::new(&scope);
+        let (users, users_c) = KeyedInput::new(&scope);
         let inputs = BaseInputs {
             projector,
             worker,
@@ -312,6 +316,7 @@ impl BaseInputs {
             desks,
             skills,
             skill_levels,
+            users,
         };
         let collections = BaseCollections {
             live_companies: live_companies_c,
@@ -331,6 +336,7 @@ impl BaseInputs {
             desks: desks_c,
             skills: skills_c,
             skill_levels: skill_levels_c,
+            users: users_c,
         };
         (inputs, collections)
     }
@@ -385,9 +391,9 @@ impl BaseInputs {
             TableId::SkillLevel => self
                 .skill_levels
                 .set(key, row.and_then(|r| p.skill_level(r))),
+            TableId::User => self.users.set(key, row.and_then(|r| p.user(r))),
             // Tables no view reads.
             TableId::Role
-            | TableId::User
             | TableId::OrganizationType
             | TableId::Process
             | TableId::ProcessTask
@@ -398,7 +404,7 @@ impl BaseInputs {
     }
 
     /// Every input with the table it is fed from, in a fixed order (that of saved state).
-    fn tables(&mut self) -> [(TableId, &mut dyn TableInput); 16] {
+    fn tables(&mut self) -> [(TableId, &mut dyn TableInput); 17] {
         [
             (TableId::Company, &mut self.live_companies),
             (TableId::Function, &mut self.functions),
@@ -416,6 +422,7 @@ impl BaseInputs {
             (TableId::Desk, &mut self.desks),
             (TableId::Skill, &mut self.skills),
             (TableId::SkillLevel, &mut self.skill_levels),
+            (TableId::User, &mut self.users),
         ]
     }
 

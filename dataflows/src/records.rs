@@ -144,6 +144,16 @@ pub struct TaskRec {
     pub company_id: Id,
 }
 
+/// What the API's tokens are checked against of a `twin_auth.user` row: its company and
+/// whether it is active (nothing else of the row is kept: never its password hash or email).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct UserRec {
+    pub id: Id,
+    /// `NULL` for platform staff.
+    pub company_id: Option<Id>,
+    pub is_active: bool,
+}
+
 /// `twin_infra.building`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct BuildingRec {
@@ -256,6 +266,7 @@ pub struct Projector {
     desk: [usize; 5],
     skill: [usize; 2],
     skill_level_level: usize,
+    user: [usize; 2],
 }
 
 fn columns<const N: usize>(table: TableId, names: [&str; N]) -> Result<[usize; N], EngineError> {
@@ -297,6 +308,7 @@ impl Projector {
             desk: columns(T::Desk, ["room_id", "label", "seats", "pos_x", "pos_y"])?,
             skill: columns(T::Skill, ["name", "category"])?,
             skill_level_level: columns(T::SkillLevel, ["level"])?[0],
+            user: columns(T::User, ["company_id", "is_active"])?,
         })
     }
 
@@ -390,6 +402,16 @@ impl Projector {
             id: id(row, 0)?,
             company_id: id(row, company)?,
             name: text(row, name)?,
+        })
+    }
+
+    /// A user's standing.
+    pub fn user(&self, row: &[Value]) -> Option<UserRec> {
+        let [company, active] = self.user;
+        Some(UserRec {
+            id: id(row, 0)?,
+            company_id: opt_id(row, company)?,
+            is_active: int(row, active)? != 0,
         })
     }
 

@@ -86,6 +86,9 @@ pub enum ApiError {
         /// The company the request named.
         asked: String,
     },
+    /// A token whose user row is inactive, of another company, or deleted (403).
+    #[error("the token's user is no longer active in its company: sign in again")]
+    UserRevoked,
     /// A tenant's cursor from another tenant's pages (403).
     #[error("this cursor was handed to another tenant: start again without a cursor")]
     ForeignCursor,
@@ -129,6 +132,7 @@ impl ApiError {
             ApiError::Unauthorized(_) | ApiError::BadToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden
             | ApiError::NoTenant
+            | ApiError::UserRevoked
             | ApiError::OtherTenant { .. }
             | ApiError::ForeignCursor
             | ApiError::OperatorOnly(_)

@@ -35,8 +35,9 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{sleep_until, timeout, Instant};
-use twinflow_views::{Filter, ResetReason, Snapshot, Subscription, ViewDelta, ViewId};
+use twinflow_views::{Filter, ResetReason, Snapshot, Subscription, UserCheck, ViewDelta, ViewId};
 
+use crate::auth::Reader;
 use crate::error::ApiError;
 use crate::limits::SubscriptionSlot;
 use crate::query::{SubscribeQuery, ViewQuery};
@@ -123,6 +124,8 @@ enum End {
     Stopped,
     /// The server is shutting down.
     ShuttingDown,
+    /// The subscriber's user was deactivated, moved to another company or deleted.
+    Revoked,
     /// A message could not be encoded.
     Internal(String),
 }
@@ -133,6 +136,8 @@ enum Event {
     Delta(Result<Arc<ViewDelta>, RecvError>),
     Idle,
     ShuttingDown,
+    /// Users lost their standing (`None`: some revocations were missed).
+    Revoked(Option<Arc<[i64]>>),
 }
 
 /// One subscriber's connection.
@@ -146,6 +151,9 @@ struct Session {
     shutting_down: Option<ShuttingDown>,
     /// The subscription's place under the caps, held while it is open.
     _slot: SubscriptionSlot,
+    /// Who subscribed: its user's revocation ends the subscription.
+    reader: Reader,
+    revocations: Receiver<Arc<[i64]>>,
     /// The client has every change up to this `as_of` (through a snapshot or resumed changes).
     floor: u64,
     last_sent: Instant,
@@ -161,6 +169,8 @@ impl Session {
         socket: WebSocket,
     ) {
         let (sink, mut incoming) = socket.split();
+        // Before the check below: a revocation after it is received.
+        let revocations = app.state().user_revocations();
         let Subscription {
             snapshot,
             resume,
@@ -174,9 +184,14 @@ impl Session {
             receiver,
             shutting_down,
             _slot: slot,
+            reader: query.reader,
+            revocations,
             floor: snapshot.as_of,
             last_sent: Instant::now(),
         };
+        if session.revoked() {
+            return session.close(End::Revoked).await;
+        }
         let started = match resume {
             None => session.send_snapshot(snapshot, None).await,
             Some(Err(reason)) => session.send_snapshot(snapshot, Some(reason)).await,
@@ -190,6 +205,13 @@ impl Session {
         session.close(end).await;
     }
 
+    /// Whether the subscriber's user has lost its standing as of the latest commit.
+    fn revoked(&self) -> bool {
+        self.reader.user().is_some_and(|user| {
+            self.app.state().check_user(user, self.reader.tenant()) == UserCheck::Revoked
+        })
+    }
+
     /// Sends live changes and progress until the session ends.
     async fn follow(&mut self, incoming: &mut SplitStream<WebSocket>) -> End {
         loop {
@@ -199,6 +221,14 @@ impl Session {
                 delta = self.receiver.recv() => Event::Delta(delta),
                 () = idle => Event::Idle,
                 () = shutdown(&mut self.shutting_down) => Event::ShuttingDown,
+                revoked = self.revocations.recv(), if self.reader.user().is_some() => {
+                    match revoked {
+                        Ok(users) => Event::Revoked(Some(users)),
+                        Err(RecvError::Lagged(_)) => Event::Revoked(None),
+                        // The engine stopped: the deltas' channel says so too.
+                        Err(RecvError::Closed) => Event::Idle,
+                    }
+                }
             };
             let step = match event {
                 // Client messages other than a close mean nothing here (pings are answered
@@ -210,6 +240,18 @@ impl Session {
                 Event::Delta(delta) => self.on_delta(delta).await,
                 Event::Idle => self.send_progress().await,
                 Event::ShuttingDown => Err(End::ShuttingDown),
+                Event::Revoked(users) => {
+                    let mine = match (users, self.reader.user()) {
+                        (Some(users), Some(user)) => users.contains(&user),
+                        (None, _) => self.revoked(),
+                        (Some(_), None) => false,
+                    };
+                    if mine {
+                        Err(End::Revoked)
+                    } else {
+                        Ok(())
+                    }
+                }
             };
             if let Err(end) = step {
                 return end;
@@ -310,6 +352,10 @@ impl Session {
                 "the engine stopped publishing changes".to_owned(),
             ),
             End::ShuttingDown => (close_code::AWAY, "the server is shutting down".to_owned()),
+            End::Revoked => (
+                close_code::POLICY,
+                "the token's user is no longer active in its company: sign in again".to_owned(),
+            ),
             End::Internal(message) => {
                 tracing::error!(view = %self.view, "subscription failed: {message}");
                 (close_code::ERROR, message)

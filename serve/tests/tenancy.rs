@@ -18,7 +18,7 @@ use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Value};
 use twinflow_serve::auth::{JwtConfig, TokenVerifier};
 use twinflow_serve::{AuthConfig, Limits, ServeConfig};
-use twinflow_views::{ColumnType, Datum, Row, StateConfig, ViewId};
+use twinflow_views::{ColumnType, Datum, Row, StateConfig, UserStanding, ViewId};
 
 /// The engine's HS256 secret.
 const SECRET: &[u8] = b"the test engine's secret, 32 bytes or more";
@@ -448,4 +448,58 @@ async fn the_token_may_come_in_the_query() {
         companies(reply.json()["rows"].as_array().expect("rows")),
         vec![3, 3, 3]
     );
+}
+
+/// A token naming a `twin_auth.user` row is honoured only while the row is active and of the
+/// token's company: deactivating the user makes the next read 403 and closes its open
+/// subscription with a reason; another user's subscription goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deactivated_user_is_refused_and_its_subscriptions_closed() {
+    let mut server = server().await;
+    let user = |id: i64, active: bool| UserStanding {
+        id,
+        company_id: Some(1),
+        active,
+    };
+    // Every tenant token of this test names user 17.
+    let tenant = Who::Tenant(1);
+    assert_eq!(
+        get(&server, tenant, "/v1/views/staffing").await.status,
+        200,
+        "unknown user"
+    );
+    server.put_users(vec![(user(17, true), 1), (user(18, true), 1)]);
+    assert_eq!(get(&server, tenant, "/v1/views/staffing").await.status, 200);
+    // A token of the same user for another company is refused at once.
+    assert_eq!(
+        get(&server, Who::Tenant(2), "/v1/views/staffing")
+            .await
+            .status,
+        403
+    );
+
+    let url = format!(
+        "ws://{}/v1/views/staffing/subscribe?access_token={}",
+        server.addr,
+        token(tenant).expect("a token")
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("subscribes");
+    assert_eq!(next_update(&mut ws).await["type"], "snapshot");
+
+    server.put_users(vec![(user(17, true), -1), (user(17, false), 1)]);
+    let committed = std::time::Instant::now();
+    match within(common::receive(&mut ws)).await {
+        common::Received::Close(reason) => assert!(reason.contains("no longer active"), "{reason}"),
+        other => panic!("expected a close, got {other:?}"),
+    }
+    let closed_after = committed.elapsed();
+    assert!(
+        closed_after < std::time::Duration::from_secs(1),
+        "{closed_after:?}"
+    );
+    get(&server, tenant, "/v1/views/staffing")
+        .await
+        .assert_error(403, "no longer active");
 }

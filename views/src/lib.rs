@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod datum;
 pub mod filter;
 pub mod state;
+mod users;
 mod versioned;
 
 pub use catalog::{
@@ -22,4 +23,5 @@ pub use state::{
     now_ms, Commit, KeyChange, Page, PageCursor, ResetReason, RowUpdate, ServedState, Snapshot,
     SourceProgress, StateConfig, StateWriter, Subscription, ViewDelta,
 };
+pub use users::{UserCheck, UserStanding};
 pub use versioned::StoreKey;

@@ -22,6 +22,7 @@ use tokio::sync::{broadcast, watch};
 use crate::catalog::{ViewCatalog, ViewId, ViewSchema};
 use crate::datum::{Key, Row};
 use crate::filter::Filter;
+use crate::users::{UserCheck, UserStanding, Users};
 use crate::versioned::{StoreKey, VersionedRows};
 
 /// Limits of what the served state retains.
@@ -120,6 +121,9 @@ pub struct Commit {
     /// The commit is a new baseline (a checkpoint restored after a restart), not a change of
     /// the previous state: subscribers resuming from before it get a reset snapshot.
     pub baseline: bool,
+    /// Changes of the `twin_auth.user` rows tokens are checked against: a row retracted
+    /// (-1) or added (+1).
+    pub users: Vec<(UserStanding, isize)>,
 }
 
 /// What a snapshot knows of one view besides its rows.
@@ -377,6 +381,8 @@ struct Shared {
     senders: Vec<broadcast::Sender<Arc<ViewDelta>>>,
     /// Every delta up to this `as_of` has been broadcast: the published `as_of`.
     published: watch::Sender<u64>,
+    /// The users tokens are checked against.
+    users: Users,
 }
 
 /// A reader's handle on the served state. Cheap to clone.
@@ -439,6 +445,7 @@ impl ServedState {
             logs,
             senders,
             published: watch::Sender::new(0),
+            users: Users::new(),
         });
         let writer = StateWriter {
             shared: shared.clone(),
@@ -545,6 +552,18 @@ impl ServedState {
     pub fn catalog(&self) -> &ViewCatalog {
         &self.shared.catalog
     }
+
+    /// Whether a token naming `user` of `company` (`None`: platform staff) may be honoured, as
+    /// of the latest commit.
+    pub fn check_user(&self, user: i64, company: Option<i64>) -> UserCheck {
+        self.shared.users.check(user, company)
+    }
+
+    /// The users whose tokens stop working, commit by commit: what closes their
+    /// subscriptions.
+    pub fn user_revocations(&self) -> broadcast::Receiver<Arc<[i64]>> {
+        self.shared.users.revocations()
+    }
 }
 
 impl StateWriter {
@@ -558,6 +577,7 @@ impl StateWriter {
             sources,
             removed_sources,
             baseline,
+            users,
         } = commit;
         let deltas = apply_updates(
             &self.tables.catalog,
@@ -594,6 +614,8 @@ impl StateWriter {
             self.sources.values().cloned().collect(),
         ));
         expire(&mut lock(&self.shared.history), &self.shared.config);
+        // Before the snapshot: no request sees this as_of with a revoked user's standing.
+        self.shared.users.apply(users);
         self.shared.current.store(snapshot);
         for (view, delta) in published {
             // No receivers is not an error: nobody is subscribed to this view.
@@ -821,6 +843,7 @@ mod tests {
             sources: Vec::new(),
             removed_sources: Vec::new(),
             baseline: false,
+            users: Vec::new(),
         });
     }
 
@@ -995,6 +1018,7 @@ mod tests {
             sources: Vec::new(),
             removed_sources: Vec::new(),
             baseline: false,
+            users: Vec::new(),
         });
         assert_eq!(
             writer.tables.views[ViewId::OccupancyByBuilding.index()].versions_held(),
@@ -1074,6 +1098,7 @@ mod tests {
             sources: Vec::new(),
             removed_sources: Vec::new(),
             baseline: true,
+            users: Vec::new(),
         });
         let before = state.subscribe(ViewId::OccupancyByBuilding, Some(7));
         assert!(

@@ -11,10 +11,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// The first bytes of every checkpoint file (the digit is the format's version: 2 since the
-/// inputs' keys became 32-bit, people's records packed and key ownership a fixed function; a
-/// version-1 file is not read).
-const MAGIC: &[u8; 8] = b"TWFCKPT2";
+/// The first bytes of every checkpoint file (the digit is the format's version: 3 since the
+/// inputs keep `twin_auth.user`'s standing for token checks; 2 when the inputs' keys became
+/// 32-bit, people's records packed and key ownership a fixed function; an older file is not
+/// read).
+const MAGIC: &[u8; 8] = b"TWFCKPT3";
 /// Magic, body length, body checksum.
 const HEADER_LEN: usize = 8 + 8 + 4;
 

@@ -331,7 +331,7 @@ mod tests {
         let loaded = dir.load_newest().expect("loads").expect("one is valid");
         assert_eq!(loaded.ts, 20);
 
-        fs::write(path(20), b"TWFCKPT2").expect("truncates");
+        fs::write(path(20), b"TWFCKPT3").expect("truncates");
         assert!(dir.load_newest().expect("loads").is_none(), "none valid");
     }
 

@@ -15,7 +15,7 @@ use twinflow_views::{CatalogError, Datum, Row, RowUpdate, ViewCatalog, ViewDefin
 use self::reduce::{Change, Changes};
 
 use crate::inputs::BaseCollections;
-use crate::records::Id;
+use crate::records::{Id, UserRec};
 use crate::Time;
 
 /// The ids of live companies, arranged once and shared by every view (all of them drop the
@@ -85,17 +85,27 @@ fn id(value: i64) -> Id {
     value as Id
 }
 
+/// What the dataflow hands the publisher: a served row's update, or a change of a
+/// `twin_auth.user` row's standing (with its difference), which tokens are checked against.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Output {
+    /// A row of a view changed (each key once per timestamp, difference +1).
+    View(ViewId, RowUpdate),
+    /// A user's standing was added (+1) or retracted (-1).
+    User(UserRec),
+}
+
 /// A view's changes as served row updates, each tagged with the `view` of its key.
 fn rows<'s, K: Data>(
     changes: Changes<'s, K, Row>,
     view: impl Fn(&K) -> ViewId + 'static,
-) -> VecCollection<'s, Time, (ViewId, RowUpdate)> {
-    changes.map(move |(key, Change { old, new })| (view(&key), RowUpdate { old, new }))
+) -> VecCollection<'s, Time, Output> {
+    changes.map(move |(key, Change { old, new })| Output::View(view(&key), RowUpdate { old, new }))
 }
 
-/// Builds every view from the base collections: one collection of `(view, row update)`, each
-/// changed key of a view once per timestamp.
-pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (ViewId, RowUpdate)> {
+/// Builds every view from the base collections: one collection of the views' row updates, each
+/// changed key of a view once per timestamp, with the users' standing.
+pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, Output> {
     let BaseCollections {
         live_companies,
         functions,
@@ -114,6 +124,7 @@ pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (Vi
         desks,
         skills,
         skill_levels,
+        users,
     } = base;
     let live = LiveCompanies::new(live_companies);
 
@@ -153,6 +164,7 @@ pub fn build_views<'s>(base: BaseCollections<'s>) -> VecCollection<'s, Time, (Vi
         .concat(by_function)
         .concat(occupancy)
         .concat(coverage)
+        .concat(users.map(Output::User))
 }
 
 #[cfg(test)]

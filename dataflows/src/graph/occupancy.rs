@@ -11,12 +11,12 @@
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
-use twinflow_views::{Row, RowUpdate, Text, ViewId};
+use twinflow_views::{Row, Text, ViewId};
 
 use super::assemble::{accumulate, accumulate_feeding, facts, Fact};
 use super::reduce::field_sums;
 use super::view_row::view_row;
-use super::{rows, LiveCompanies};
+use super::{rows, LiveCompanies, Output};
 use crate::records::{BuildingRec, DeskRec, FloorRec, Id, LinkRec, RoomRec};
 use crate::Time;
 
@@ -225,7 +225,7 @@ pub fn occupancy<'s>(
     desks: VecCollection<'s, Time, DeskRec>,
     assignments: VecCollection<'s, Time, Id>,
     table_jobs: VecCollection<'s, Time, LinkRec>,
-) -> VecCollection<'s, Time, (ViewId, RowUpdate)> {
+) -> VecCollection<'s, Time, Output> {
     // Placement: each level joined with the placed level above it.
     let live_buildings = live
         .restrict(buildings.map(|b| (b.company_id, b)))

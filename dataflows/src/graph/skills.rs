@@ -5,13 +5,13 @@ use differential_dataflow::operators::ThresholdTotal;
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
 use timely::dataflow::operators::vec::Map;
-use twinflow_views::{Row, RowUpdate, Text, ViewId};
+use twinflow_views::{Row, Text, ViewId};
 
 use super::assemble::{accumulate, deltas, Fact};
 use super::reduce::{field_sums, Changes, Sums};
 use super::staffing::StaffingRow;
 use super::view_row::view_row;
-use super::{id, rows, IntColumns, LiveCompanies};
+use super::{id, rows, IntColumns, LiveCompanies, Output};
 use crate::records::{Id, JobRec, LinkRec, SkillLevelRec, SkillLinkRec, SkillRec, Status, TaskRec};
 use crate::Time;
 
@@ -77,7 +77,7 @@ pub fn skill_coverage<'s>(
     live: &LiveCompanies<'s>,
     inputs: SkillInputs<'s>,
     staffing: Changes<'s, Id, Row>,
-) -> VecCollection<'s, Time, (ViewId, RowUpdate)> {
+) -> VecCollection<'s, Time, Output> {
     let SkillInputs {
         jobs,
         memberships,

@@ -2,13 +2,13 @@
 
 use differential_dataflow::VecCollection;
 use serde::{Deserialize, Serialize};
-use twinflow_views::{Row, RowUpdate, Text, ViewId};
+use twinflow_views::{Row, Text, ViewId};
 
 use super::assemble::{accumulate, assemble, deltas, facts};
 use super::reduce::field_sums;
 use super::reduce::Changes;
 use super::view_row::view_row;
-use super::{id, rows, IntColumns, LiveCompanies};
+use super::{id, rows, IntColumns, LiveCompanies, Output};
 use crate::records::{FunctionRec, Id, JobLevelRec, JobRec, Status};
 use crate::Time;
 
@@ -141,7 +141,7 @@ pub fn staffing_by_function<'s>(
     live: &LiveCompanies<'s>,
     functions: VecCollection<'s, Time, FunctionRec>,
     staffing: Changes<'s, Id, Row>,
-) -> VecCollection<'s, Time, (ViewId, RowUpdate)> {
+) -> VecCollection<'s, Time, Output> {
     let live_functions = live
         .restrict(functions.map(|f| (f.company_id, f)))
         .map(|f| (f.id, f));

@@ -5,6 +5,10 @@
 //!
 //! The token comes in `Authorization: Bearer …` or in the `access_token` query parameter
 //! (browsers and Unity WebGL cannot set headers on a WebSocket). It is never logged.
+//!
+//! While the engine follows `twin_auth.user`, a token whose `sub` names a user row is honoured
+//! only while that row is active and of the token's company: the served state says so as of
+//! its latest commit, and a revoked user's subscriptions are closed.
 
 pub mod jwt;
 
@@ -14,6 +18,8 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
+
+use twinflow_views::UserCheck;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -156,7 +162,13 @@ async fn authenticate(parts: &Parts, app: &AppState) -> Result<Reader, ApiError>
         .await
         .map_err(|err| ApiError::Internal(format!("token check failed: {err}")))?
         .map_err(ApiError::BadToken)?;
-    reader_of(&claims, auth)
+    let reader = reader_of(&claims, auth)?;
+    if let Some(user) = reader.user() {
+        if app.state().check_user(user, reader.tenant()) == UserCheck::Revoked {
+            return Err(ApiError::UserRevoked);
+        }
+    }
+    Ok(reader)
 }
 
 /// The reader valid `claims` make: a tenant with `company_id`, platform staff without one and

@@ -26,7 +26,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use twinflow_serve::{EngineInfo, ServeConfig};
 use twinflow_views::{
     Commit, Datum, Key, Row, RowUpdate, ServedState, SourceProgress, StateConfig, StateWriter,
-    ViewId,
+    UserStanding, ViewId,
 };
 
 /// The failure bound of every wait.
@@ -160,6 +160,21 @@ impl Server {
             sources,
             removed_sources: Vec::new(),
             baseline: false,
+            users: Vec::new(),
+        });
+        self.as_of
+    }
+
+    /// Commits changes of the users tokens are checked against (and no row).
+    pub fn put_users(&mut self, users: Vec<(UserStanding, isize)>) -> u64 {
+        self.as_of += 1;
+        self.writer.commit(Commit {
+            as_of: self.as_of,
+            updates: Vec::new(),
+            sources: Vec::new(),
+            removed_sources: Vec::new(),
+            baseline: false,
+            users,
         });
         self.as_of
     }
