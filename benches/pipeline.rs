@@ -251,27 +251,12 @@ fn main() -> anyhow::Result<()> {
     );
     println!("peak RSS of the latency pipeline: {:.0} MB", peak_rss_mb());
 
-    // HTTP: one company's occupancy, keep-alive clients on loopback.
+    // HTTP: one company's occupancy, keep-alive clients on loopback; first without auth, then
+    // with a tenant token (HS256) verified on every request.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let info = Arc::new(PipelineInfo::new(
-        pipeline.metrics(),
-        pipeline.dead_letters(),
-        None,
-    ));
-    let router = twinflow_serve::router(
-        pipeline.state(),
-        info,
-        twinflow_serve::ServeConfig::anonymous(None),
-    );
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let address = listener.local_addr()?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = runtime.spawn(twinflow_serve::serve(listener, router, async {
-        let _ = stop_rx.await;
-    }));
     // The company with the most rooms (the generator may have soft-deleted any company just now).
     let snapshot = state.snapshot();
     let mut rooms_per_company = std::collections::BTreeMap::new();
@@ -284,17 +269,71 @@ fn main() -> anyhow::Result<()> {
         .into_iter()
         .max_by_key(|(_, n)| *n)
         .context("no rooms served")?;
-    let path: Arc<str> = Arc::from(format!(
-        "/v1/views/occupancy?company_id={company}&limit=1000"
+    let info = Arc::new(PipelineInfo::new(
+        pipeline.metrics(),
+        pipeline.dead_letters(),
+        None,
+    ));
+    let path = format!("/v1/views/occupancy?company_id={company}&limit=1000");
+    let open = http_phase(
+        &runtime,
+        twinflow_serve::router(
+            pipeline.state(),
+            info.clone(),
+            twinflow_serve::ServeConfig::anonymous(None),
+        ),
+        &path,
+        "",
+        &options,
+    )?;
+    println!(
+        "http: GET {path} ({rows} rows): {open:.0} requests/s over {} s with {} keep-alive connections",
+        options.http_seconds, options.http_connections
+    );
+    let (tenant_config, token) = tenant_auth(company)?;
+    let with_token = http_phase(
+        &runtime,
+        twinflow_serve::router(pipeline.state(), info, tenant_config),
+        &path,
+        &format!("Authorization: Bearer {token}\r\n"),
+        &options,
+    )?;
+    println!(
+        "http with a tenant token verified per request: {with_token:.0} requests/s ({:.0} % of \
+         the requests/s without auth)",
+        100.0 * with_token / open
+    );
+    drop(sources);
+    pipeline.shutdown();
+    println!("peak RSS with the HTTP phase: {:.0} MB", peak_rss_mb());
+    Ok(())
+}
+
+/// Serves `router` on loopback and measures the requests per second of
+/// `options.http_connections` keep-alive clients sending `GET path` with `headers` (each
+/// ending in CRLF) for `options.http_seconds`.
+fn http_phase(
+    runtime: &tokio::runtime::Runtime,
+    router: axum::Router,
+    path: &str,
+    headers: &str,
+    options: &Options,
+) -> anyhow::Result<f64> {
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let address = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = runtime.spawn(twinflow_serve::serve(listener, router, async {
+        let _ = stop_rx.await;
+    }));
+    let request: Arc<str> = Arc::from(format!(
+        "GET {path} HTTP/1.1\r\nHost: bench\r\n{headers}\r\n"
     ));
     let done = Arc::new(AtomicBool::new(false));
     let requests = Arc::new(AtomicU64::new(0));
     let clients: Vec<_> = (0..options.http_connections)
         .map(|_| {
-            let done = done.clone();
-            let requests = requests.clone();
-            let path = path.clone();
-            std::thread::spawn(move || http_client(address, &path, &done, &requests))
+            let (done, requests, request) = (done.clone(), requests.clone(), request.clone());
+            std::thread::spawn(move || http_client(address, &request, &done, &requests))
         })
         .collect();
     std::thread::sleep(Duration::from_secs(options.http_seconds));
@@ -304,31 +343,42 @@ fn main() -> anyhow::Result<()> {
             .join()
             .map_err(|_| anyhow::anyhow!("client panicked"))??;
     }
-    let total = requests.load(Ordering::Relaxed);
-    println!(
-        "http: GET {path} ({rows} rows): {:.0} requests/s over {} s with {} keep-alive connections",
-        total as f64 / options.http_seconds as f64,
-        options.http_seconds,
-        options.http_connections
-    );
     let _ = stop_tx.send(());
     runtime.block_on(server)??;
-    drop(sources);
-    pipeline.shutdown();
-    println!("peak RSS with the HTTP phase: {:.0} MB", peak_rss_mb());
-    Ok(())
+    Ok(requests.load(Ordering::Relaxed) as f64 / options.http_seconds as f64)
 }
 
-/// A minimal HTTP/1.1 keep-alive client: sends the same GET until told to stop.
+/// An engine that takes HS256 reader tokens (with no request-rate limit, which is not what is
+/// measured), and a token of `company` for it.
+fn tenant_auth(company: i64) -> anyhow::Result<(twinflow_serve::ServeConfig, String)> {
+    use twinflow_serve::auth::{JwtConfig, TokenVerifier};
+    let secret = b"the benchmark's HS256 secret, 32 bytes or more".to_vec();
+    let key = jsonwebtoken::EncodingKey::from_secret(&secret)?;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs()
+        + 3600;
+    let claims = serde_json::json!({"sub": "1", "company_id": company, "exp": exp});
+    let token = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key)?;
+    let verifier = TokenVerifier::new(JwtConfig {
+        secret: Some(secret),
+        ..JwtConfig::default()
+    })?;
+    let mut config = twinflow_serve::ServeConfig::anonymous(None);
+    config.auth.anonymous_reads = false;
+    config.auth.jwt = Some(Arc::new(verifier));
+    Ok((config, token))
+}
+
+/// A minimal HTTP/1.1 keep-alive client: sends the same `request` until told to stop.
 fn http_client(
     address: std::net::SocketAddr,
-    path: &str,
+    request: &str,
     done: &AtomicBool,
     requests: &AtomicU64,
 ) -> anyhow::Result<()> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_nodelay(true)?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n");
     let mut buffer = vec![0u8; 1 << 20];
     while !done.load(Ordering::Relaxed) {
         stream.write_all(request.as_bytes())?;

@@ -191,3 +191,76 @@ fn an_engine_without_reader_authentication_refuses_to_start() {
     refused_with(&output, "--allow-anonymous-reads");
     refused_with(&output, "TWINFLOW_JWT_SECRET");
 }
+
+/// `twinflow demo --auth` prints a token for company 1 and a platform token, signed with a
+/// secret of its own: without a token a read is refused, with the tenant token it holds
+/// company 1's rows only, with the platform token every company's.
+#[test]
+fn the_demo_with_auth_hands_out_a_tenant_and_a_platform_token() {
+    use std::io::{BufRead, BufReader};
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_twinflow"))
+        .args([
+            "demo",
+            "--auth",
+            "--scale",
+            "2000",
+            "--rate",
+            "0",
+            "--workers",
+            "1",
+        ])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("TWINFLOW_OPERATOR_TOKEN")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the demo starts");
+    let stdout = child.stdout.take().expect("its output");
+    let mut tokens = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| {
+            let (label, token) = line.split_once(':')?;
+            label.contains("token").then(|| token.trim().to_owned())
+        });
+    let tenant = tokens.next().expect("a token for company 1");
+    let platform = tokens.next().expect("a platform token");
+    let address: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
+    let companies = |token: Option<&str>| {
+        let reply = common::request(
+            address,
+            "GET",
+            "/v1/views/occupancy_by_building",
+            token,
+            None,
+        );
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let mut companies: Vec<i64> = reply.json()["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter_map(|row| row["company_id"].as_i64())
+            .collect();
+        companies.dedup();
+        companies
+    };
+    assert_eq!(common::get(address, "/v1/views/staffing").status, 401);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while companies(Some(&platform)).len() < 2 {
+        assert!(Instant::now() < deadline, "the org was never served");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(companies(Some(&tenant)), vec![1]);
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -171,7 +171,28 @@ impl TokenVerifier {
         &self.config.platform_roles
     }
 
-    /// Checks `token` and returns its claims. Blocking only when the JWKS must be (re)fetched.
+    /// Whether checking `token` may have to fetch the JWKS (blocking I/O): it names a JWKS key
+    /// that is not in a fresh cached set. An HS256 token, or one whose key is cached, is
+    /// checked without I/O.
+    pub fn may_fetch(&self, token: &str) -> bool {
+        let Ok(header) = jsonwebtoken::decode_header(token) else {
+            return false;
+        };
+        if header.alg == Algorithm::HS256 || self.config.jwks.is_none() {
+            return false;
+        }
+        let cache = self.jwks.lock().unwrap_or_else(|e| e.into_inner());
+        cache.as_ref().is_none_or(|cached| {
+            cached.fetched.elapsed() >= self.config.jwks_ttl
+                || header
+                    .kid
+                    .as_deref()
+                    .is_none_or(|kid| cached.keys.find(kid).is_none())
+        })
+    }
+
+    /// Checks `token` and returns its claims. Blocking only when the JWKS must be (re)fetched
+    /// (see [`TokenVerifier::may_fetch`]).
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|err| TokenError::Invalid(err.to_string()))?;

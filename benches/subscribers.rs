@@ -1,0 +1,311 @@
+//! WebSocket fan-out benchmark: many tenants' subscribers, each with its own token and its own
+//! building's desks, while the org changes at a steady rate. The README's table holds the
+//! current figures, docs/benchmarks.md their history; nothing here asserts a time.
+//!
+//! `cargo bench --bench subscribers -- [--scale N] [--subscribers N] [--rate CHANGES/S]
+//! [--seconds S]`
+//!
+//! 1. An org of `--scale` people is hydrated; the change stream (person moves) runs at `--rate`
+//!    for `--seconds` with no subscriber: the engine's seal→visible latency, the baseline.
+//! 2. `--subscribers` WebSocket clients subscribe to `desk_occupancy`, each with a tenant token
+//!    of a building's company and that building's id as filter (spread over every building);
+//!    the stream runs again: commit→delivery latency over every changes message, the bytes
+//!    received, and the engine's latency with them.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+use twinflow_connectors::generator::{ChangeMix, GeneratorConfig, OrgGenerator};
+use twinflow_connectors::TransactionSender;
+use twinflow_controller::status::PipelineInfo;
+use twinflow_controller::{Pipeline, PipelineConfig};
+use twinflow_serve::auth::{JwtConfig, TokenVerifier};
+use twinflow_serve::{Limits, ServeConfig};
+use twinflow_views::{Filter, ServedState, ViewId};
+
+/// The benchmark's options.
+#[derive(Parser)]
+struct Options {
+    /// People in the generated org.
+    #[arg(long, default_value_t = 1_000_000)]
+    scale: u64,
+    /// WebSocket subscribers.
+    #[arg(long, default_value_t = 1_000)]
+    subscribers: usize,
+    /// Row changes per second of the change stream.
+    #[arg(long, default_value_t = 10_000)]
+    rate: u64,
+    /// Seconds of each phase.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long = "bench", hide = true)]
+    _bench: bool,
+}
+
+/// The HS256 secret of the benchmark's tokens.
+const SECRET: &[u8] = b"the subscriber benchmark's secret, 32 bytes or more";
+
+fn main() -> anyhow::Result<()> {
+    let options = Options::parse();
+    println!(
+        "twinflow subscriber benchmark: {} people, {} subscribers, {} changes/s for {} s",
+        options.scale, options.subscribers, options.rate, options.seconds
+    );
+    let pipeline = Pipeline::start(PipelineConfig::default())?;
+    let mut generator = OrgGenerator::new(
+        GeneratorConfig {
+            seed: 1,
+            scale: options.scale,
+            mix: ChangeMix::PersonMoves,
+            ..GeneratorConfig::default()
+        },
+        Arc::from("generator"),
+    );
+    let sources = pipeline.sources();
+    for part in generator.snapshot() {
+        sources.blocking_send(part).context("pipeline stopped")?;
+    }
+    let state = pipeline.state();
+    while state.snapshot().as_of < 1 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let metrics = pipeline.metrics();
+
+    // 1. No subscribers.
+    metrics.latencies(true);
+    let sent = feed_at_rate(&mut generator, &sources, &options)?;
+    let baseline = metrics.latencies(true);
+    println!(
+        "without subscribers: {sent} changes; engine seal→visible p50 {:.1} ms, p99 {:.1} ms",
+        baseline.p50_ms, baseline.p99_ms
+    );
+
+    // 2. With subscribers.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let info = Arc::new(PipelineInfo::new(
+        pipeline.metrics(),
+        pipeline.dead_letters(),
+        None,
+    ));
+    let router = twinflow_serve::router(state.clone(), info, serve_config(&options)?);
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let address = listener.local_addr()?;
+    runtime.spawn(twinflow_serve::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    let published = record_publications(&runtime, &state);
+    let received = Arc::new(Mutex::new(Vec::<(u64, Instant)>::new()));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let buildings = buildings(&state);
+    let connected = Instant::now();
+    let clients: Vec<_> = (0..options.subscribers)
+        .map(|i| {
+            let (company, building) = buildings[i % buildings.len()];
+            let url = format!(
+                "ws://{address}/v1/views/desk_occupancy/subscribe?building_id={building}&access_token={}",
+                token(company)
+            );
+            let (received, bytes, stop) = (received.clone(), bytes.clone(), stop.clone());
+            runtime.spawn(subscriber(url, received, bytes, stop))
+        })
+        .collect();
+    // Every subscriber has its snapshot before the stream starts.
+    while received.lock().map_or(0, |r| r.len()) < options.subscribers {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!(
+        "{} subscribers of {} buildings connected with their snapshots in {:.2} s",
+        options.subscribers,
+        buildings.len().min(options.subscribers),
+        connected.elapsed().as_secs_f64()
+    );
+    received
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .clear();
+    bytes.store(0, Ordering::Relaxed);
+    metrics.latencies(true);
+    let sent = feed_at_rate(&mut generator, &sources, &options)?;
+    // The last messages on their way.
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let with = metrics.latencies(true);
+    let published = published.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    let mut delays: Vec<f64> = received
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .iter()
+        .filter_map(|(as_of, at)| {
+            let committed = published.get(as_of)?;
+            Some(at.saturating_duration_since(*committed).as_secs_f64() * 1e3)
+        })
+        .collect();
+    delays.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        delays
+            .get(((delays.len().saturating_sub(1)) as f64 * q) as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let total_bytes = bytes.load(Ordering::Relaxed);
+    println!(
+        "with subscribers: {sent} changes; {} changes messages delivered, commit→delivery p50 \
+         {:.1} ms, p99 {:.1} ms, max {:.1} ms; {:.0} bytes/s to all subscribers ({:.0} per \
+         subscriber); engine seal→visible p50 {:.1} ms, p99 {:.1} ms",
+        delays.len(),
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        total_bytes as f64 / options.seconds as f64,
+        total_bytes as f64 / options.seconds as f64 / options.subscribers as f64,
+        with.p50_ms,
+        with.p99_ms
+    );
+    for client in clients {
+        client.abort();
+    }
+    drop(sources);
+    pipeline.shutdown();
+    Ok(())
+}
+
+/// An engine taking HS256 tenant tokens, its limits raised to the benchmark's subscribers.
+fn serve_config(options: &Options) -> anyhow::Result<ServeConfig> {
+    let verifier = TokenVerifier::new(JwtConfig {
+        secret: Some(SECRET.to_vec()),
+        ..JwtConfig::default()
+    })?;
+    let mut config = ServeConfig::anonymous(None);
+    config.auth.anonymous_reads = false;
+    config.auth.jwt = Some(Arc::new(verifier));
+    config.limits = Limits {
+        subscriptions_per_tenant: options.subscribers,
+        subscriptions: options.subscribers,
+        ..config.limits
+    };
+    Ok(config)
+}
+
+/// A tenant token of `company`, valid for an hour.
+fn token(company: i64) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        + 3600;
+    let claims =
+        serde_json::json!({"sub": format!("bench-{company}"), "company_id": company, "exp": exp});
+    jsonwebtoken::EncodingKey::from_secret(SECRET)
+        .and_then(|key| jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key))
+        .unwrap_or_default()
+}
+
+/// Every building served, with its company.
+fn buildings(state: &ServedState) -> Vec<(i64, i64)> {
+    let snapshot = state.snapshot();
+    let all = Filter::default();
+    snapshot
+        .scan(ViewId::OccupancyByBuilding, &all, None)
+        .filter_map(|(_, row)| Some((row.first()?.as_int()?, row.get(1)?.as_int()?)))
+        .collect()
+}
+
+/// When each `as_of` was published, recorded as the served state announces it.
+fn record_publications(
+    runtime: &tokio::runtime::Runtime,
+    state: &ServedState,
+) -> Arc<Mutex<HashMap<u64, Instant>>> {
+    let published = Arc::new(Mutex::new(HashMap::new()));
+    let mut announced = state.published();
+    let record = published.clone();
+    runtime.spawn(async move {
+        while announced.changed().await.is_ok() {
+            let as_of = *announced.borrow_and_update();
+            if let Ok(mut times) = record.lock() {
+                times.insert(as_of, Instant::now());
+            }
+        }
+    });
+    published
+}
+
+/// One subscriber: records the `as_of` and arrival time of its snapshot and of every changes
+/// message, and the bytes it receives, until `stop`.
+async fn subscriber(
+    url: String,
+    received: Arc<Mutex<Vec<(u64, Instant)>>>,
+    bytes: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+) {
+    let Ok((mut socket, _)) = tokio_tungstenite::connect_async(url).await else {
+        eprintln!("a subscriber could not connect");
+        return;
+    };
+    while let Some(Ok(message)) = socket.next().await {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let at = Instant::now();
+        bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+        if text.starts_with("{\"type\":\"progress\"") {
+            continue;
+        }
+        if let Some(as_of) = as_of_of(&text) {
+            if let Ok(mut received) = received.lock() {
+                received.push((as_of, at));
+            }
+        }
+    }
+}
+
+/// The `as_of` of a message, read without parsing the rest.
+fn as_of_of(text: &str) -> Option<u64> {
+    let start = text.find("\"as_of\":")? + "\"as_of\":".len();
+    let digits = &text[start..];
+    let end = digits.find(|c: char| !c.is_ascii_digit())?;
+    digits[..end].parse().ok()
+}
+
+/// Sends person moves at `options.rate` changes per second (in 10 ms steps) for
+/// `options.seconds`; returns the changes sent.
+fn feed_at_rate(
+    generator: &mut OrgGenerator,
+    sources: &TransactionSender,
+    options: &Options,
+) -> anyhow::Result<u64> {
+    let step = Duration::from_millis(10);
+    let per_step = (options.rate / 100).max(1);
+    let start = Instant::now();
+    let mut sent = 0;
+    let mut next = start;
+    while start.elapsed() < Duration::from_secs(options.seconds) {
+        let target = sent + per_step;
+        while sent < target {
+            let txn = generator.next_transaction();
+            sent += txn.changes.len() as u64;
+            sources.blocking_send(txn).context("pipeline stopped")?;
+        }
+        next += step;
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    Ok(sent)
+}
