@@ -90,6 +90,8 @@ mod tests {
         let config = RunConfig::parse(example).expect("the example is valid");
         assert_eq!(config.mysql.len(), 2);
         assert_eq!(config.change_log_rows, Some(10_000));
+        assert_eq!(config.auth.audience.as_deref(), Some("twinflow"));
+        assert_eq!(config.limits.limits().subscriptions_per_tenant, 64);
         assert_eq!(
             config.mysql[0].databases.as_deref().map(<[_]>::len),
             Some(2)
