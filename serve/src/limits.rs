@@ -169,6 +169,7 @@ mod tests {
         let tenant = |company| Reader::Tenant {
             company,
             user: None,
+            exp: 0,
         };
         let a1 = guards.subscription(&tenant(1)).expect("first");
         let _a2 = guards.subscription(&tenant(1)).expect("second");
@@ -213,6 +214,7 @@ mod tests {
         let one = Reader::Tenant {
             company: 1,
             user: None,
+            exp: 0,
         };
         for _ in 0..3 {
             guards.admit(&one).expect("within the burst");
@@ -222,6 +224,7 @@ mod tests {
         let two = Reader::Tenant {
             company: 2,
             user: None,
+            exp: 0,
         };
         guards
             .admit(&two)

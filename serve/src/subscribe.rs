@@ -126,6 +126,8 @@ enum End {
     ShuttingDown,
     /// The subscriber's user was deactivated, moved to another company or deleted.
     Revoked,
+    /// The subscriber's token expired.
+    Expired,
     /// A message could not be encoded.
     Internal(String),
 }
@@ -136,6 +138,8 @@ enum Event {
     Delta(Result<Arc<ViewDelta>, RecvError>),
     Idle,
     ShuttingDown,
+    /// The token expired.
+    Expired,
     /// Users lost their standing (`None`: some revocations were missed).
     Revoked(Option<Arc<[i64]>>),
 }
@@ -221,6 +225,7 @@ impl Session {
                 delta = self.receiver.recv() => Event::Delta(delta),
                 () = idle => Event::Idle,
                 () = shutdown(&mut self.shutting_down) => Event::ShuttingDown,
+                () = expiry(self.reader.expires()) => Event::Expired,
                 revoked = self.revocations.recv(), if self.reader.user().is_some() => {
                     match revoked {
                         Ok(users) => Event::Revoked(Some(users)),
@@ -240,6 +245,7 @@ impl Session {
                 Event::Delta(delta) => self.on_delta(delta).await,
                 Event::Idle => self.send_progress().await,
                 Event::ShuttingDown => Err(End::ShuttingDown),
+                Event::Expired => Err(End::Expired),
                 Event::Revoked(users) => {
                     let mine = match (users, self.reader.user()) {
                         (Some(users), Some(user)) => users.contains(&user),
@@ -356,6 +362,10 @@ impl Session {
                 close_code::POLICY,
                 "the token's user is no longer active in its company: sign in again".to_owned(),
             ),
+            End::Expired => (
+                close_code::POLICY,
+                "the token expired: subscribe again with a fresh one (?after= resumes)".to_owned(),
+            ),
             End::Internal(message) => {
                 tracing::error!(view = %self.view, "subscription failed: {message}");
                 (close_code::ERROR, message)
@@ -372,6 +382,18 @@ impl Session {
 }
 
 /// Completes when the server shuts down; never without a signal.
+/// Completes when a token expiring at `exp` (seconds since the epoch) has expired; never
+/// without one.
+async fn expiry(exp: Option<u64>) {
+    match exp {
+        Some(exp) => {
+            let left = exp.saturating_sub(twinflow_views::now_ms() / 1000);
+            tokio::time::sleep(Duration::from_secs(left)).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 async fn shutdown(signal: &mut Option<ShuttingDown>) {
     match signal {
         Some(signal) => signal.wait().await,

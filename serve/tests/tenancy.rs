@@ -503,3 +503,28 @@ async fn a_deactivated_user_is_refused_and_its_subscriptions_closed() {
         .await
         .assert_error(403, "no longer active");
 }
+
+/// A subscription lives no longer than its token: at `exp` it is closed with a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_is_closed_when_its_token_expires() {
+    let server = server().await;
+    let claims = json!({"sub": "5", "company_id": 1, "exp": now() + 2, "aud": AUDIENCE});
+    let url = format!(
+        "ws://{}/v1/views/occupancy/subscribe?access_token={}",
+        server.addr,
+        sign(&claims, SECRET)
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("subscribes");
+    assert_eq!(next_update(&mut ws).await["type"], "snapshot");
+    loop {
+        match within(common::receive(&mut ws)).await {
+            common::Received::Close(reason) => {
+                assert!(reason.contains("token expired"), "{reason}");
+                break;
+            }
+            common::Received::Json(message) => assert_eq!(message["type"], "progress"),
+        }
+    }
+}

@@ -57,6 +57,8 @@ pub enum Reader {
     Platform {
         /// The `twin_auth.user` id the token names, if any.
         user: Option<i64>,
+        /// When the token expires (seconds since the epoch).
+        exp: u64,
     },
     /// A tenant: its company's rows only.
     Tenant {
@@ -64,6 +66,8 @@ pub enum Reader {
         company: i64,
         /// The `twin_auth.user` id the token names, if any.
         user: Option<i64>,
+        /// When the token expires (seconds since the epoch).
+        exp: u64,
     },
     /// No token, on an engine that allows anonymous reads: every company's rows.
     Anonymous,
@@ -81,7 +85,16 @@ impl Reader {
     /// The `twin_auth.user` the reader's token names.
     pub fn user(&self) -> Option<i64> {
         match self {
-            Reader::Tenant { user, .. } | Reader::Platform { user } => *user,
+            Reader::Tenant { user, .. } | Reader::Platform { user, .. } => *user,
+            Reader::Operator | Reader::Anonymous => None,
+        }
+    }
+
+    /// When the reader's token expires (seconds since the epoch); the operator token and
+    /// anonymous readers do not.
+    pub fn expires(&self) -> Option<u64> {
+        match self {
+            Reader::Tenant { exp, .. } | Reader::Platform { exp, .. } => Some(*exp),
             Reader::Operator | Reader::Anonymous => None,
         }
     }
@@ -180,7 +193,11 @@ async fn authenticate(parts: &Parts, app: &AppState) -> Result<Reader, ApiError>
 fn reader_of(claims: &Claims, auth: &AuthConfig) -> Result<Reader, ApiError> {
     let user = claims.sub.as_ref().and_then(Subject::user_id);
     match claims.company_id {
-        Some(company) => Ok(Reader::Tenant { company, user }),
+        Some(company) => Ok(Reader::Tenant {
+            company,
+            user,
+            exp: claims.exp,
+        }),
         None => {
             let platform = auth.jwt.as_ref().is_some_and(|jwt| {
                 claims
@@ -189,7 +206,10 @@ fn reader_of(claims: &Claims, auth: &AuthConfig) -> Result<Reader, ApiError> {
                     .is_some_and(|role| jwt.platform_roles().contains(role))
             });
             if platform {
-                Ok(Reader::Platform { user })
+                Ok(Reader::Platform {
+                    user,
+                    exp: claims.exp,
+                })
             } else {
                 Err(ApiError::NoTenant)
             }
