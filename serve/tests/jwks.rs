@@ -139,3 +139,21 @@ fn a_jwks_url_is_fetched_once_and_cached() {
     }
     assert_eq!(server.join().expect("the server ran"), 1, "one fetch");
 }
+
+/// A verified token is remembered: checking it again does not need its key (here, a JWKS file
+/// that is gone), until it expires.
+#[test]
+fn a_verified_token_is_not_verified_again() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let file = dir.path().join("jwks.json");
+    std::fs::write(&file, keys("jwks.json")).expect("writes");
+    let verifier = verifier(JwksSource::File(file.clone()));
+    let token = token(Algorithm::ES256, "ec-1", "ec.pem");
+    verifier.verify(&token).expect("verified");
+    std::fs::remove_file(&file).expect("removes");
+    assert!(
+        !verifier.may_fetch(&token),
+        "nothing to fetch for a verified token"
+    );
+    verifier.verify(&token).expect("remembered");
+}

@@ -5,8 +5,9 @@
 //! key), so a token cannot pick a weaker one, and `alg: none` is never accepted. `exp` is always
 //! required; `iss` and `aud` when configured.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
@@ -142,6 +143,40 @@ pub struct TokenVerifier {
     config: JwtConfig,
     secret: Option<DecodingKey>,
     jwks: Mutex<Option<CachedKeys>>,
+    verified: Verified,
+}
+
+/// How long a verified token is taken as verified (and no longer than its `exp`): a key
+/// removed from the JWKS stops being accepted after this.
+pub const VERIFIED_FOR: u64 = 60;
+/// Verified tokens remembered at most; past it the memory starts over.
+const VERIFIED_AT_MOST: usize = 10_000;
+
+/// Tokens verified lately, by their exact text, with their claims and when they were verified.
+#[derive(Default)]
+struct Verified(RwLock<HashMap<String, (Arc<Claims>, u64)>>);
+
+impl Verified {
+    /// The claims of `token` if it was verified within [`VERIFIED_FOR`] of `now` and has not
+    /// expired.
+    fn get(&self, token: &str, now: u64) -> Option<Arc<Claims>> {
+        let verified = self.0.read().unwrap_or_else(|e| e.into_inner());
+        let (claims, at) = verified.get(token)?;
+        (now < at + VERIFIED_FOR && now < claims.exp).then(|| claims.clone())
+    }
+
+    fn put(&self, token: &str, claims: Arc<Claims>, now: u64) {
+        let mut verified = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if verified.len() >= VERIFIED_AT_MOST {
+            verified.clear();
+        }
+        verified.insert(token.to_owned(), (claims, now));
+    }
+}
+
+/// Seconds since the epoch.
+fn now_s() -> u64 {
+    jsonwebtoken::get_current_timestamp()
 }
 
 impl TokenVerifier {
@@ -163,6 +198,7 @@ impl TokenVerifier {
             config,
             secret,
             jwks: Mutex::new(None),
+            verified: Verified::default(),
         })
     }
 
@@ -175,10 +211,13 @@ impl TokenVerifier {
     /// that is not in a fresh cached set. An HS256 token, or one whose key is cached, is
     /// checked without I/O.
     pub fn may_fetch(&self, token: &str) -> bool {
+        if self.config.jwks.is_none() || self.verified.get(token, now_s()).is_some() {
+            return false;
+        }
         let Ok(header) = jsonwebtoken::decode_header(token) else {
             return false;
         };
-        if header.alg == Algorithm::HS256 || self.config.jwks.is_none() {
+        if header.alg == Algorithm::HS256 {
             return false;
         }
         let cache = self.jwks.lock().unwrap_or_else(|e| e.into_inner());
@@ -192,8 +231,21 @@ impl TokenVerifier {
     }
 
     /// Checks `token` and returns its claims. Blocking only when the JWKS must be (re)fetched
-    /// (see [`TokenVerifier::may_fetch`]).
-    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+    /// (see [`TokenVerifier::may_fetch`]). A token verified in the last [`VERIFIED_FOR`] is
+    /// not verified again: a dashboard or a client polling with one token pays for its
+    /// signature once, not on every request.
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
+        let now = now_s();
+        if let Some(claims) = self.verified.get(token, now) {
+            return Ok(claims);
+        }
+        let claims = Arc::new(self.verify_signed(token)?);
+        self.verified.put(token, claims.clone(), now);
+        Ok(claims)
+    }
+
+    /// Checks `token`'s signature and claims.
+    fn verify_signed(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|err| TokenError::Invalid(err.to_string()))?;
         let (key, algorithm) = match header.alg {
