@@ -3,7 +3,7 @@
 //! current figures, docs/benchmarks.md their history; nothing here asserts a time.
 //!
 //! `cargo bench --bench subscribers -- [--scale N] [--subscribers N] [--rate CHANGES/S]
-//! [--seconds S]`
+//! [--seconds S] [--encoding objects|compact]`
 //!
 //! 1. An org of `--scale` people is hydrated; the change stream (person moves) runs at `--rate`
 //!    for `--seconds` with no subscriber: the engine's seal→visible latency, the baseline.
@@ -46,6 +46,9 @@ struct Options {
     /// Seconds of each phase.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// The subscriptions' encoding: objects or compact.
+    #[arg(long, default_value = "objects")]
+    encoding: String,
     /// Passed by `cargo bench`; ignored.
     #[arg(long = "bench", hide = true)]
     _bench: bool,
@@ -110,6 +113,7 @@ fn main() -> anyhow::Result<()> {
     let published = record_publications(&runtime, &state);
     let received = Arc::new(Mutex::new(Vec::<(u64, Instant)>::new()));
     let bytes = Arc::new(AtomicU64::new(0));
+    let desk_changes = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let buildings = buildings(&state);
     let connected = Instant::now();
@@ -117,11 +121,16 @@ fn main() -> anyhow::Result<()> {
         .map(|i| {
             let (company, building) = buildings[i % buildings.len()];
             let url = format!(
-                "ws://{address}/v1/views/desk_occupancy/subscribe?building_id={building}&access_token={}",
+                "ws://{address}/v1/views/desk_occupancy/subscribe?building_id={building}&encoding={}&access_token={}",
+                options.encoding,
                 token(company)
             );
-            let (received, bytes, stop) = (received.clone(), bytes.clone(), stop.clone());
-            runtime.spawn(subscriber(url, received, bytes, stop))
+            let counts = Counts {
+                received: received.clone(),
+                bytes: bytes.clone(),
+                desk_changes: desk_changes.clone(),
+            };
+            runtime.spawn(subscriber(url, counts, stop.clone()))
         })
         .collect();
     // Every subscriber has its snapshot before the stream starts.
@@ -139,6 +148,7 @@ fn main() -> anyhow::Result<()> {
         .map_err(|_| anyhow::anyhow!("poisoned"))?
         .clear();
     bytes.store(0, Ordering::Relaxed);
+    desk_changes.store(0, Ordering::Relaxed);
     metrics.latencies(true);
     let sent = feed_at_rate(&mut generator, &sources, &options)?;
     // The last messages on their way.
@@ -163,6 +173,12 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or(f64::NAN)
     };
     let total_bytes = bytes.load(Ordering::Relaxed);
+    let changes = desk_changes.load(Ordering::Relaxed);
+    println!(
+        "{} encoding: {changes} desk changes delivered, {:.0} bytes per desk change",
+        options.encoding,
+        total_bytes as f64 / changes.max(1) as f64
+    );
     println!(
         "with subscribers: {sent} changes; {} changes messages delivered, commit→delivery p50 \
          {:.1} ms, p99 {:.1} ms, max {:.1} ms; {:.0} bytes/s to all subscribers ({:.0} per \
@@ -243,14 +259,18 @@ fn record_publications(
     published
 }
 
-/// One subscriber: records the `as_of` and arrival time of its snapshot and of every changes
-/// message, and the bytes it receives, until `stop`.
-async fn subscriber(
-    url: String,
+/// What the subscribers count together.
+struct Counts {
+    /// The `as_of` and arrival time of every snapshot and changes message.
     received: Arc<Mutex<Vec<(u64, Instant)>>>,
+    /// Bytes of every message.
     bytes: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-) {
+    /// Desk changes (upserts and deletes) received.
+    desk_changes: Arc<AtomicU64>,
+}
+
+/// One subscriber: counts its messages into `counts` until `stop`.
+async fn subscriber(url: String, counts: Counts, stop: Arc<AtomicBool>) {
     let Ok((mut socket, _)) = tokio_tungstenite::connect_async(url).await else {
         eprintln!("a subscriber could not connect");
         return;
@@ -263,15 +283,32 @@ async fn subscriber(
             continue;
         };
         let at = Instant::now();
-        bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+        counts.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
         if text.starts_with("{\"type\":\"progress\"") {
             continue;
         }
+        if text.starts_with("{\"type\":\"changes\"") {
+            counts
+                .desk_changes
+                .fetch_add(desk_changes(&text), Ordering::Relaxed);
+        }
         if let Some(as_of) = as_of_of(&text) {
-            if let Ok(mut received) = received.lock() {
+            if let Ok(mut received) = counts.received.lock() {
                 received.push((as_of, at));
             }
         }
+    }
+}
+
+/// The desk changes of a changes message, counted without parsing it: every upserted row
+/// and every deleted key names the desk's `table_id` in the object encoding, and is one
+/// array inside the `upserts` or `deletes` list in the compact one.
+fn desk_changes(text: &str) -> u64 {
+    let count = |needle: &str| text.matches(needle).count() as u64;
+    if text.contains("\"view\"") {
+        count("\"table_id\":")
+    } else {
+        count("[") - count("\":[")
     }
 }
 

@@ -35,6 +35,9 @@ pub enum ApiError {
     /// `format` is neither `json` nor `arrow` (400).
     #[error("unknown format `{0}`: use `json` or `arrow`")]
     UnknownFormat(String),
+    /// `encoding` is neither `objects` nor `compact` (400).
+    #[error("unknown encoding `{0}`: use `objects` or `compact`")]
+    UnknownEncoding(String),
     /// `after` is not an unsigned integer (400).
     #[error("`after` must be an as_of (an unsigned integer), not `{0}`")]
     BadAfter(String),
@@ -149,6 +152,7 @@ impl ApiError {
             | ApiError::BadLimit { .. }
             | ApiError::BadCursor(_)
             | ApiError::UnknownFormat(_)
+            | ApiError::UnknownEncoding(_)
             | ApiError::BadAfter(_)
             | ApiError::Repeated(_)
             | ApiError::NotApplicable { .. }

@@ -2,7 +2,9 @@
 //! (no intermediate `serde_json::Value`, no re-validation as UTF-8 afterwards).
 //!
 //! Values: integers as JSON integers, floats as numbers (non-finite ones as `null`), text as
-//! strings, `NULL` as `null`. Rows are objects keyed by the view's column names, in order.
+//! strings, `NULL` as `null`. Rows are objects keyed by the view's column names, in order; in
+//! the [`Encoding::Compact`] subscription encoding they are arrays of values, the snapshot
+//! naming the columns (and the key's) once, and a key is an array of its values.
 
 use std::fmt::Write;
 
@@ -10,8 +12,21 @@ use twinflow_views::{
     Datum, Filter, Key, ResetReason, Row, Snapshot, ViewDelta, ViewId, ViewSchema,
 };
 
+/// How a subscription's rows and keys are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Encoding {
+    /// Rows as objects keyed by column name, keys as objects of the key columns.
+    #[default]
+    Objects,
+    /// Rows as arrays of values in column order, keys as arrays of the key's values; the
+    /// snapshot names the columns once. A changes message leaves out the view (the
+    /// subscription's) and an empty `upserts` or `deletes`.
+    Compact,
+}
+
 /// Writes rows and keys of one view. The `"column":` fragments are escaped once.
 pub struct RowEncoder {
+    encoding: Encoding,
     /// `{"first":` then `,"next":` for every column.
     columns: Vec<String>,
     /// The same for the key columns.
@@ -19,24 +34,35 @@ pub struct RowEncoder {
 }
 
 impl RowEncoder {
-    /// The encoder of rows with `schema`.
+    /// The encoder of rows with `schema` as objects.
     pub fn new(schema: &ViewSchema) -> Self {
+        RowEncoder::with_encoding(schema, Encoding::Objects)
+    }
+
+    /// The encoder of rows with `schema` in `encoding`.
+    pub fn with_encoding(schema: &ViewSchema, encoding: Encoding) -> Self {
         RowEncoder {
+            encoding,
             columns: fragments(schema.columns.iter().map(|c| c.name)),
             key: fragments(schema.key.iter().copied()),
         }
     }
 
-    /// Appends `row` as an object.
+    /// Appends `row` as an object (or an array).
     pub fn row(&self, out: &mut String, row: &[Datum]) {
-        object(out, &self.columns, row.iter(), push_datum);
+        match self.encoding {
+            Encoding::Objects => object(out, &self.columns, row.iter(), push_datum),
+            Encoding::Compact => array(out, row, push_datum),
+        }
     }
 
-    /// Appends `key` as an object of the key columns.
+    /// Appends `key` as an object of the key columns (or an array of its values).
     pub fn key(&self, out: &mut String, key: &Key) {
-        object(out, &self.key, key.0.iter(), |out, part| {
-            push_int(out, *part)
-        });
+        let part = |out: &mut String, part: &i64| push_int(out, *part);
+        match self.encoding {
+            Encoding::Objects => object(out, &self.key, key.0.iter(), part),
+            Encoding::Compact => array(out, key.0.iter(), part),
+        }
     }
 
     /// Appends an array of `rows`.
@@ -174,12 +200,14 @@ fn message_head(out: &mut String, kind: Option<&str>, view: ViewId, as_of: u64) 
 }
 
 /// `{"type":"snapshot", ...}` with every row of `view` in `snapshot` matching `filter`;
-/// `reset` says why a resume was impossible (or that the subscriber fell behind).
+/// `reset` says why a resume was impossible (or that the subscriber fell behind). Compact, it
+/// names the columns and the key's columns before the rows.
 pub fn snapshot_message(
     view: ViewId,
     snapshot: &Snapshot,
     filter: &Filter,
     reset: Option<ResetReason>,
+    encoding: Encoding,
 ) -> String {
     let mut out = String::with_capacity(4096);
     message_head(&mut out, Some("snapshot"), view, snapshot.as_of);
@@ -193,8 +221,17 @@ pub fn snapshot_message(
         // The views crate names reasons (snake_case) through `Serialize`.
         out.push_str(&serde_json::to_string(&reason).unwrap_or_else(|_| "null".to_owned()));
     }
+    let schema = snapshot.schema(view);
+    if encoding == Encoding::Compact {
+        out.push_str(",\"columns\":");
+        array(&mut out, schema.columns.iter(), |out, c| {
+            push_str(out, c.name)
+        });
+        out.push_str(",\"key\":");
+        array(&mut out, schema.key.iter(), |out, name| push_str(out, name));
+    }
     out.push_str(",\"rows\":");
-    RowEncoder::new(snapshot.schema(view)).rows(
+    RowEncoder::with_encoding(schema, encoding).rows(
         &mut out,
         snapshot.scan(view, filter, None).map(|(_, row)| row),
     );
@@ -210,6 +247,7 @@ pub fn changes_message(
     schema: &ViewSchema,
     delta: &ViewDelta,
     filter: &Filter,
+    encoding: Encoding,
 ) -> Option<String> {
     let mut upserts = Vec::new();
     let mut deletes = Vec::new();
@@ -223,13 +261,24 @@ pub fn changes_message(
     if upserts.is_empty() && deletes.is_empty() {
         return None;
     }
-    let encoder = RowEncoder::new(schema);
+    let encoder = RowEncoder::with_encoding(schema, encoding);
     let mut out = String::with_capacity(256 + upserts.len() * 256);
-    message_head(&mut out, Some("changes"), view, delta.as_of);
-    out.push_str(",\"upserts\":");
-    encoder.rows(&mut out, upserts);
-    out.push_str(",\"deletes\":");
-    array(&mut out, deletes, |out, key| encoder.key(out, key));
+    match encoding {
+        Encoding::Objects => message_head(&mut out, Some("changes"), view, delta.as_of),
+        Encoding::Compact => {
+            out.push_str("{\"type\":\"changes\",\"as_of\":");
+            push_int(&mut out, delta.as_of);
+        }
+    }
+    let compact = encoding == Encoding::Compact;
+    if !(compact && upserts.is_empty()) {
+        out.push_str(",\"upserts\":");
+        encoder.rows(&mut out, upserts);
+    }
+    if !(compact && deletes.is_empty()) {
+        out.push_str(",\"deletes\":");
+        array(&mut out, deletes, |out, key| encoder.key(out, key));
+    }
     out.push('}');
     Some(out)
 }
@@ -321,8 +370,14 @@ mod tests {
                 change(9, Some(staffing(2, 9, None)), None),
             ],
         };
-        let text = changes_message(ViewId::Staffing, schema(ViewId::Staffing), &delta, &filter)
-            .expect("some");
+        let text = changes_message(
+            ViewId::Staffing,
+            schema(ViewId::Staffing),
+            &delta,
+            &filter,
+            Encoding::Objects,
+        )
+        .expect("some");
         let value: Value = serde_json::from_str(&text).expect("json");
         assert_eq!(value["type"], "changes");
         assert_eq!(value["view"], "staffing");
@@ -330,8 +385,64 @@ mod tests {
         assert_eq!(value["deletes"], json!([{"job_id": 7}]));
         assert_eq!(value["upserts"].as_array().map(Vec::len), Some(1));
         let other = Filter::parse(schema(ViewId::Staffing), [("company_id", "3")]).expect("filter");
-        assert!(
-            changes_message(ViewId::Staffing, schema(ViewId::Staffing), &delta, &other).is_none()
+        assert!(changes_message(
+            ViewId::Staffing,
+            schema(ViewId::Staffing),
+            &delta,
+            &other,
+            Encoding::Objects
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn compact_changes_are_arrays_without_the_view_or_empty_lists() {
+        let filter = Filter::default();
+        let delta = ViewDelta {
+            as_of: 9,
+            changes: vec![
+                KeyChange {
+                    key: Key::new(&[7]),
+                    old: None,
+                    new: Some(staffing(1, 7, None)),
+                },
+                KeyChange {
+                    key: Key::new(&[8]),
+                    old: Some(staffing(1, 8, None)),
+                    new: None,
+                },
+            ],
+        };
+        let staffing_schema = schema(ViewId::Staffing);
+        let text = changes_message(
+            ViewId::Staffing,
+            staffing_schema,
+            &delta,
+            &filter,
+            Encoding::Compact,
+        )
+        .expect("some");
+        let value: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(value["type"], "changes");
+        assert_eq!(value["as_of"], 9);
+        assert!(value.get("view").is_none());
+        assert_eq!(value["upserts"][0][3], 7, "job_id, by position");
+        assert_eq!(value["deletes"], json!([[8]]));
+        let only_deletes = ViewDelta {
+            as_of: 10,
+            changes: vec![delta.changes[1].clone()],
+        };
+        let text = changes_message(
+            ViewId::Staffing,
+            staffing_schema,
+            &only_deletes,
+            &filter,
+            Encoding::Compact,
+        )
+        .expect("some");
+        assert_eq!(
+            text,
+            "{\"type\":\"changes\",\"as_of\":10,\"deletes\":[[8]]}"
         );
     }
 

@@ -1,7 +1,7 @@
 //! The view a request names and its query parameters.
 //!
-//! Reserved parameter names are `limit`, `cursor`, `format`, `after` and `access_token`; every
-//! other parameter is an equality filter on a column of the view (`Filter::parse` types the
+//! Reserved parameter names are `limit`, `cursor`, `format`, `after`, `encoding` and
+//! `access_token`; every other parameter is an equality filter on a column of the view (`Filter::parse` types the
 //! value). A tenant's query is confined to its company here, before anything reads a row.
 
 use axum::extract::{FromRequestParts, Path};
@@ -10,6 +10,7 @@ use twinflow_views::{Filter, PageCursor, ViewId, ViewSchema};
 
 use crate::auth::Reader;
 use crate::error::ApiError;
+use crate::json::Encoding;
 use crate::AppState;
 
 /// Rows per page when `limit` is not given.
@@ -38,6 +39,7 @@ pub struct ViewQuery {
     cursor: Option<PageCursor>,
     format: Option<Format>,
     after: Option<u64>,
+    encoding: Option<Encoding>,
 }
 
 /// What a read of a view asks for.
@@ -61,6 +63,8 @@ pub struct ReadQuery {
 pub struct SubscribeQuery {
     /// Who asks.
     pub reader: Reader,
+    /// How its rows are written.
+    pub encoding: Encoding,
     /// The view.
     pub view: ViewId,
     /// The rows wanted.
@@ -87,6 +91,7 @@ impl ViewQuery {
             cursor: None,
             format: None,
             after: None,
+            encoding: None,
         };
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
             match name.as_ref() {
@@ -96,6 +101,7 @@ impl ViewQuery {
                     set_once(&mut parsed.cursor, "cursor", cursor)?;
                 }
                 "format" => set_once(&mut parsed.format, "format", parse_format(&value)?)?,
+                "encoding" => set_once(&mut parsed.encoding, "encoding", parse_encoding(&value)?)?,
                 "after" => {
                     let after = value
                         .parse()
@@ -173,6 +179,12 @@ impl ViewQuery {
                 endpoint: "reads (it resumes subscriptions)",
             });
         }
+        if self.encoding.is_some() {
+            return Err(ApiError::NotApplicable {
+                param: "encoding",
+                endpoint: "reads (it encodes subscriptions; reads take `format`)",
+            });
+        }
         Ok(ReadQuery {
             view: self.view,
             filter: self.filter,
@@ -206,6 +218,7 @@ impl ViewQuery {
         }
         Ok(SubscribeQuery {
             reader: self.reader,
+            encoding: self.encoding.unwrap_or_default(),
             view: self.view,
             filter: self.filter,
             after: self.after,
@@ -229,6 +242,14 @@ fn parse_limit(value: &str) -> Result<usize, ApiError> {
             max: MAX_LIMIT,
             given: value.to_owned(),
         })
+}
+
+fn parse_encoding(value: &str) -> Result<Encoding, ApiError> {
+    match value {
+        "objects" => Ok(Encoding::Objects),
+        "compact" => Ok(Encoding::Compact),
+        other => Err(ApiError::UnknownEncoding(other.to_owned())),
+    }
 }
 
 fn parse_format(value: &str) -> Result<Format, ApiError> {

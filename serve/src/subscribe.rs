@@ -39,6 +39,7 @@ use twinflow_views::{Filter, ResetReason, Snapshot, Subscription, UserCheck, Vie
 
 use crate::auth::Reader;
 use crate::error::ApiError;
+use crate::json::Encoding;
 use crate::limits::SubscriptionSlot;
 use crate::query::{SubscribeQuery, ViewQuery};
 use crate::{json, offload, routes, AppState, ShuttingDown};
@@ -60,6 +61,7 @@ const MAX_CLOSE_REASON: usize = 123;
     params(
         ("view" = String, Path, description = "The view's name, as `GET /v1/views` lists it"),
         ("after" = Option<u64>, Query, description = "Resume after this as_of: the changes since, instead of a snapshot (a reset snapshot when they are no longer kept)"),
+        ("encoding" = Option<String>, Query, description = "`objects` (default): rows as objects; `compact`: rows and keys as arrays of values, the snapshot naming the columns once"),
         ("filters" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "`column=value` equality filters, as for a read"),
     ),
     responses(
@@ -157,6 +159,8 @@ struct Session {
     _slot: SubscriptionSlot,
     /// Who subscribed: its user's revocation ends the subscription.
     reader: Reader,
+    /// How rows are written.
+    encoding: Encoding,
     revocations: Receiver<Arc<[i64]>>,
     /// The client has every change up to this `as_of` (through a snapshot or resumed changes).
     floor: u64,
@@ -189,6 +193,7 @@ impl Session {
             shutting_down,
             _slot: slot,
             reader: query.reader,
+            encoding: query.encoding,
             revocations,
             floor: snapshot.as_of,
             last_sent: Instant::now(),
@@ -291,9 +296,14 @@ impl Session {
         reset: Option<ResetReason>,
     ) -> Result<(), End> {
         let (view, filter) = (self.view, self.filter.clone());
-        let text = offload(move || Ok(json::snapshot_message(view, &snapshot, &filter, reset)))
-            .await
-            .map_err(|err| End::Internal(err.to_string()))?;
+        let encoding = self.encoding;
+        let text = offload(move || {
+            Ok(json::snapshot_message(
+                view, &snapshot, &filter, reset, encoding,
+            ))
+        })
+        .await
+        .map_err(|err| End::Internal(err.to_string()))?;
         self.send(text).await
     }
 
@@ -306,7 +316,7 @@ impl Session {
 
     async fn send_changes(&mut self, delta: &ViewDelta) -> Result<(), End> {
         let schema = self.app.state().catalog().schema(self.view);
-        match json::changes_message(self.view, schema, delta, &self.filter) {
+        match json::changes_message(self.view, schema, delta, &self.filter, self.encoding) {
             Some(text) => self.send(text).await,
             None => Ok(()),
         }
