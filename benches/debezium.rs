@@ -11,7 +11,8 @@
 //!
 //! `cargo bench --bench debezium -- [--people N] [--transactions N] [--schemas] [--kafka]`
 
-mod common;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;

@@ -7,7 +7,8 @@
 //! `cargo bench --bench mysql -- [--people N] [--backlog ROWS] [--rows-per-txn N]
 //!  [--rate TXN_PER_S] [--seconds S]`
 
-mod common;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -5,7 +5,8 @@
 //! `cargo bench --bench pipeline -- [--scale N] [--workers N] [--mix person-moves|realistic]
 //! [--moves N] [--http-seconds S]`
 
-mod common;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -10,7 +10,8 @@
 //! 3. The pipeline shuts down (writing a last checkpoint) and a new one starts from the data
 //!    directory: the time until the restored state is served.
 
-mod common;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -12,7 +12,8 @@
 //!    the stream runs again: commit→delivery latency over every changes message, the bytes
 //!    received, and the engine's latency with them.
 
-mod common;
+#[path = "../src/allocator.rs"]
+mod allocator;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,6 +1,7 @@
 //! The `twinflow` command line: the embedded demo, `run` over real sources, the `verify` audit
 //! and the operator's `connectors` commands. The engine itself is the controller library.
 
+mod allocator;
 mod auth;
 mod cli;
 mod config;
@@ -26,20 +27,6 @@ use auth::{AuthSection, DemoAuth};
 use cli::{AddArgs, Cli, Command, ConnectorArgs, ConnectorsCommand, DemoArgs, RunArgs, VerifyArgs};
 use config::RunConfig;
 use verify::VerifyOptions;
-
-/// jemalloc: the dataflow workers and the publisher allocate and free small objects at a high
-/// rate, which jemalloc serves faster than glibc's malloc, holding less memory with background
-/// purging (docs/benchmarks.md has the measurements).
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-/// jemalloc's settings, read before `main` (`_RJEM_MALLOC_CONF` in the environment is applied
-/// after them): a background thread returns freed pages after a second instead of ten, and two
-/// arenas instead of eight suit the handful of busy threads (see docs/benchmarks.md).
-#[allow(non_upper_case_globals)]
-#[export_name = "_rjem_malloc_conf"]
-pub static malloc_conf: &[u8] =
-    b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2\0";
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()

@@ -681,17 +681,10 @@ async fn deactivating_a_user_in_the_source_revokes_its_tokens() {
         &["--mysql", &url],
         &[("TWINFLOW_JWT_SECRET", SECRET)],
     );
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs()
-        + 600;
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &serde_json::json!({"sub": "990001", "company_id": 1, "role": "viewer", "exp": exp}),
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).expect("a key"),
-    )
-    .expect("signs");
+    let token = common::sign_token(
+        SECRET.as_bytes(),
+        serde_json::json!({"sub": "990001", "company_id": 1, "role": "viewer"}),
+    );
     let read = || {
         common::request(
             engine.addr(),

@@ -4,14 +4,14 @@
 //! (column positions from the snapshot's `columns`), and, after a lost connection, a resume
 //! with `?after=<last as_of>`. At the end the client's desks equal the served rows.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use twinflow_connectors::generator::{ChangeMix, GeneratorConfig, OrgGenerator};
 use twinflow_controller::status::PipelineInfo;
 use twinflow_controller::{Pipeline, PipelineConfig};
@@ -20,9 +20,6 @@ use twinflow_serve::ServeConfig;
 use twinflow_views::{Filter, ViewId};
 
 const SECRET: &[u8] = b"the Unity protocol test's secret, 32 bytes";
-
-/// A WebSocket client.
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// What the example keeps of one desk.
 #[derive(Clone, Debug, PartialEq)]
@@ -165,17 +162,10 @@ fn a_client_of_the_unity_protocol_follows_one_building_across_a_reconnect() {
         router,
         std::future::pending(),
     ));
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs()
-        + 600;
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &serde_json::json!({"sub": "unity", "company_id": company, "exp": exp}),
-        &jsonwebtoken::EncodingKey::from_secret(SECRET).expect("a key"),
-    )
-    .expect("signs");
+    let token = common::sign_token(
+        SECRET,
+        serde_json::json!({"sub": "unity", "company_id": company}),
+    );
     let url = |after: u64| {
         let mut url = format!(
             "ws://{address}/v1/views/desk_occupancy/subscribe?encoding=compact\
@@ -254,7 +244,7 @@ fn a_client_of_the_unity_protocol_follows_one_building_across_a_reconnect() {
 }
 
 /// Reads messages into `board` until it has reached `as_of`.
-async fn read_until(socket: &mut Ws, board: &mut DeskBoard, as_of: u64) {
+async fn read_until(socket: &mut common::Ws, board: &mut DeskBoard, as_of: u64) {
     while board.last_as_of < as_of {
         let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
             .await

@@ -453,3 +453,19 @@ impl Drop for Engine {
         self.kill();
     }
 }
+
+/// A reader token signed HS256 with `secret`: `claims` with an `exp` ten minutes ahead.
+pub fn sign_token(secret: &[u8], mut claims: serde_json::Value) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+        + 600;
+    claims["exp"] = exp.into();
+    let key = jsonwebtoken::EncodingKey::from_secret(secret).expect("a key");
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).expect("signs")
+}
+
+/// A WebSocket client of a test engine.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
