@@ -321,7 +321,7 @@ async fn run_engine(spec: EngineSpec) -> anyhow::Result<()> {
     };
     let address = listener.local_addr().context("reading the bound address")?;
     println!("{banner}");
-    println!("serving http://{address}/v1/views  (status: http://{address}/v1/status)");
+    println!("serving http://{address}/  (the console; the API under http://{address}/v1/)");
     for note in notes {
         println!("{note}");
     }

@@ -12,6 +12,7 @@
 //! | `GET /metrics` | Prometheus text exposition |
 //! | `GET /v1/deadletters` | the dead-letter record |
 //! | `GET /v1/openapi.json` | the OpenAPI 3 document of every route |
+//! | `GET /` | the console (HTML, script and style embedded) |
 //! | `/v1/connectors...` | the operator's connector control (operator token) |
 //!
 //! [`serve`] runs it on a listener until a shutdown future completes.
@@ -36,6 +37,7 @@ pub mod auth;
 mod body;
 mod cache;
 mod catalog;
+mod console;
 mod error;
 mod json;
 mod limits;
@@ -184,8 +186,14 @@ pub(crate) mod routes {
     pub const RESUME: &str = "/v1/connectors/{name}/resume";
     /// The OpenAPI document.
     pub const OPENAPI: &str = "/v1/openapi.json";
+    /// The console's page.
+    pub const CONSOLE: &str = "/";
+    /// The console's script.
+    pub const CONSOLE_SCRIPT: &str = "/console.js";
+    /// The console's style sheet.
+    pub const CONSOLE_STYLE: &str = "/console.css";
     /// Every route, in the order request counters are kept.
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 15] = [
         CATALOG,
         VIEW,
         SUBSCRIBE,
@@ -198,6 +206,9 @@ pub(crate) mod routes {
         PAUSE,
         RESUME,
         OPENAPI,
+        CONSOLE,
+        CONSOLE_SCRIPT,
+        CONSOLE_STYLE,
     ];
 }
 
@@ -301,6 +312,9 @@ fn api(app: AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(metrics::render))
         .routes(routes!(status::dead_letters))
         .routes(routes!(openapi::document))
+        .routes(routes!(console::page))
+        .routes(routes!(console::script))
+        .routes(routes!(console::style))
         .merge(operator)
 }
 

@@ -25,6 +25,7 @@ use crate::routes;
         (name = "engine", description = "Health, status, metrics and dead letters"),
         (name = "connectors", description = "The operator's connector control (operator token)"),
         (name = "api", description = "This document"),
+        (name = "console", description = "The console in the browser"),
     ),
     modifiers(&Tokens)
 )]
