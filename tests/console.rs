@@ -10,18 +10,13 @@ mod common;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
-use twinflow_connectors::generator::{GeneratorConfig, OrgGenerator};
-use twinflow_controller::status::PipelineInfo;
-use twinflow_controller::{Pipeline, PipelineConfig};
+use twinflow_connectors::generator::GeneratorConfig;
 use twinflow_ingest::{RowChange, TableId};
 use twinflow_oracle::rows;
-use twinflow_serve::auth::{JwtConfig, TokenVerifier};
-use twinflow_serve::ServeConfig;
 use twinflow_views::{Filter, ServedState, ViewId};
 
 const SECRET: &[u8] = b"the console test's secret, 32 bytes or more";
@@ -159,23 +154,13 @@ fn the_console_shows_a_floor_live_and_only_the_tenant_s_buildings() {
         .enable_all()
         .build()
         .expect("runtime");
-    let pipeline = Pipeline::start(PipelineConfig::default()).expect("pipeline starts");
+    let (pipeline, _) = common::loaded_pipeline(GeneratorConfig {
+        seed: 12,
+        scale: 3_000,
+        ..GeneratorConfig::default()
+    });
     let sources = pipeline.sources();
-    let generator = OrgGenerator::new(
-        GeneratorConfig {
-            seed: 12,
-            scale: 3_000,
-            ..GeneratorConfig::default()
-        },
-        Arc::from("generator"),
-    );
-    for part in generator.snapshot() {
-        sources.blocking_send(part).expect("pipeline accepts");
-    }
     let state = pipeline.state();
-    while state.snapshot().as_of < 1 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
     // A floor with a free desk, and its company and building.
     let snapshot = state.snapshot();
     let (company, building, floor, free_desk) = snapshot
@@ -191,29 +176,7 @@ fn the_console_shows_a_floor_live_and_only_the_tenant_s_buildings() {
         .find(|c| *c != company)
         .expect("a second company");
 
-    let verifier = TokenVerifier::new(JwtConfig {
-        secret: Some(SECRET.to_vec()),
-        ..JwtConfig::default()
-    })
-    .expect("a verifier");
-    let mut config = ServeConfig::anonymous(None);
-    config.auth.anonymous_reads = false;
-    config.auth.jwt = Some(Arc::new(verifier));
-    let info = Arc::new(PipelineInfo::new(
-        pipeline.metrics(),
-        pipeline.dead_letters(),
-        None,
-    ));
-    let router = twinflow_serve::router(pipeline.state(), info, config);
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    runtime.spawn(twinflow_serve::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
+    let address = common::serve_with_tokens(&runtime, &pipeline, SECRET);
     let platform = common::sign_token(SECRET, json!({"sub": "staff", "role": "admin"}));
     let tenant = common::sign_token(
         SECRET,

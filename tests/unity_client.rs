@@ -7,16 +7,11 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 use twinflow_connectors::generator::{ChangeMix, GeneratorConfig, OrgGenerator};
-use twinflow_controller::status::PipelineInfo;
-use twinflow_controller::{Pipeline, PipelineConfig};
-use twinflow_serve::auth::{JwtConfig, TokenVerifier};
-use twinflow_serve::ServeConfig;
 use twinflow_views::{Filter, ViewId};
 
 const SECRET: &[u8] = b"the Unity protocol test's secret, 32 bytes";
@@ -105,24 +100,14 @@ fn a_client_of_the_unity_protocol_follows_one_building_across_a_reconnect() {
         .enable_all()
         .build()
         .expect("runtime");
-    let pipeline = Pipeline::start(PipelineConfig::default()).expect("pipeline starts");
+    let (pipeline, mut generator) = common::loaded_pipeline(GeneratorConfig {
+        seed: 8,
+        scale: 4_000,
+        mix: ChangeMix::PersonMoves,
+        ..GeneratorConfig::default()
+    });
     let sources = pipeline.sources();
-    let mut generator = OrgGenerator::new(
-        GeneratorConfig {
-            seed: 8,
-            scale: 4_000,
-            mix: ChangeMix::PersonMoves,
-            ..GeneratorConfig::default()
-        },
-        Arc::from("generator"),
-    );
-    for part in generator.snapshot() {
-        sources.blocking_send(part).expect("pipeline accepts");
-    }
     let state = pipeline.state();
-    while state.snapshot().as_of < 1 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
     // The building with the most desks, and its company.
     let snapshot = state.snapshot();
     let all = Filter::default();
@@ -139,29 +124,7 @@ fn a_client_of_the_unity_protocol_follows_one_building_across_a_reconnect() {
         .max_by_key(|(_, n)| *n)
         .expect("desks");
 
-    let verifier = TokenVerifier::new(JwtConfig {
-        secret: Some(SECRET.to_vec()),
-        ..JwtConfig::default()
-    })
-    .expect("a verifier");
-    let mut config = ServeConfig::anonymous(None);
-    config.auth.anonymous_reads = false;
-    config.auth.jwt = Some(Arc::new(verifier));
-    let info = Arc::new(PipelineInfo::new(
-        pipeline.metrics(),
-        pipeline.dead_letters(),
-        None,
-    ));
-    let router = twinflow_serve::router(pipeline.state(), info, config);
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    runtime.spawn(twinflow_serve::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
+    let address = common::serve_with_tokens(&runtime, &pipeline, SECRET);
     let token = common::sign_token(
         SECRET,
         serde_json::json!({"sub": "unity", "company_id": company}),

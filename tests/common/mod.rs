@@ -469,3 +469,60 @@ pub fn sign_token(secret: &[u8], mut claims: serde_json::Value) -> String {
 /// A WebSocket client of a test engine.
 pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A pipeline with `config`'s generated org loaded and published, and the generator to go on
+/// with.
+pub fn loaded_pipeline(
+    config: twinflow_connectors::generator::GeneratorConfig,
+) -> (
+    twinflow_controller::Pipeline,
+    twinflow_connectors::generator::OrgGenerator,
+) {
+    let pipeline =
+        twinflow_controller::Pipeline::start(twinflow_controller::PipelineConfig::default())
+            .expect("pipeline starts");
+    let generator =
+        twinflow_connectors::generator::OrgGenerator::new(config, Arc::from("generator"));
+    let sources = pipeline.sources();
+    for part in generator.snapshot() {
+        sources.blocking_send(part).expect("pipeline accepts");
+    }
+    let state = pipeline.state();
+    while state.snapshot().as_of < 1 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (pipeline, generator)
+}
+
+/// Serves `pipeline`'s views on a free loopback port, on `runtime`, to readers with HS256
+/// tokens signed with `secret` (no anonymous reads); its address.
+pub fn serve_with_tokens(
+    runtime: &tokio::runtime::Runtime,
+    pipeline: &twinflow_controller::Pipeline,
+    secret: &[u8],
+) -> SocketAddr {
+    let verifier = twinflow_serve::auth::TokenVerifier::new(twinflow_serve::auth::JwtConfig {
+        secret: Some(secret.to_vec()),
+        ..twinflow_serve::auth::JwtConfig::default()
+    })
+    .expect("a verifier");
+    let mut config = twinflow_serve::ServeConfig::anonymous(None);
+    config.auth.anonymous_reads = false;
+    config.auth.jwt = Some(Arc::new(verifier));
+    let info = Arc::new(twinflow_controller::status::PipelineInfo::new(
+        pipeline.metrics(),
+        pipeline.dead_letters(),
+        None,
+    ));
+    let router = twinflow_serve::router(pipeline.state(), info, config);
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    runtime.spawn(twinflow_serve::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    address
+}
