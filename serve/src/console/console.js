@@ -133,20 +133,27 @@ async function pickBuilding(wantedFloor = null) {
   pickFloor();
 }
 
-/** The floor's desks, by table_id; its rooms' rows, by room_id. */
-const floor = { desks: new Map(), columns: [], rooms: new Map(), id: null };
+/** The floor's desks, by table_id; its rooms' rows, by room_id; what its subscription
+ * received (bytes, since `since`), shown with the floor and read by the benchmark. */
+const floor = { desks: new Map(), columns: [], rooms: new Map(), id: null, bytes: 0, since: 0 };
+window.__twinflowFloor = floor;
 
 function pickFloor() {
   if (state.socket) state.socket.close();
   const id = $("#floor").value;
   floor.id = id;
   floor.desks.clear();
+  floor.bytes = 0;
+  floor.since = Date.now();
   if (!id) return;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const token = state.token ? `&access_token=${encodeURIComponent(state.token)}` : "";
   const socket = new WebSocket(`${scheme}://${location.host}/v1/views/desk_occupancy/subscribe?floor_id=${id}&encoding=compact${token}`);
   state.socket = socket;
-  socket.onmessage = (event) => onDesks(JSON.parse(event.data), socket);
+  socket.onmessage = (event) => {
+    floor.bytes += event.data.length;
+    onDesks(JSON.parse(event.data), socket);
+  };
   socket.onclose = (event) => {
     if (state.socket === socket && event.code !== 1000) {
       $("#floor-status").textContent = `subscription closed: ${event.reason || event.code}`;
@@ -179,7 +186,9 @@ function onDesks(message, socket) {
     refreshRooms();
   }
   if (message.type !== "progress") drawFloor();
-  $("#floor-status").textContent = `as_of ${message.as_of}, ${floor.desks.size} desks`;
+  const seconds = Math.max(1, (Date.now() - floor.since) / 1000);
+  $("#floor-status").textContent =
+    `as_of ${message.as_of}, ${floor.desks.size} desks, ${(floor.bytes / seconds / 1024).toFixed(1)} kB/s received`;
 }
 
 async function refreshRooms() {
