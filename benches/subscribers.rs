@@ -241,19 +241,25 @@ fn buildings(state: &ServedState) -> Vec<(i64, i64)> {
         .collect()
 }
 
-/// When each `as_of` was published, recorded as the served state announces it.
+/// When each `as_of` that changed desks was published: the time its delta of
+/// `desk_occupancy` was broadcast to the subscribers, received here as by any subscriber.
 fn record_publications(
     runtime: &tokio::runtime::Runtime,
     state: &ServedState,
 ) -> Arc<Mutex<HashMap<u64, Instant>>> {
     let published = Arc::new(Mutex::new(HashMap::new()));
-    let mut announced = state.published();
+    let mut deltas = state.subscribe(ViewId::DeskOccupancy, None).receiver;
     let record = published.clone();
     runtime.spawn(async move {
-        while announced.changed().await.is_ok() {
-            let as_of = *announced.borrow_and_update();
-            if let Ok(mut times) = record.lock() {
-                times.insert(as_of, Instant::now());
+        loop {
+            match deltas.recv().await {
+                Ok(delta) => {
+                    if let Ok(mut times) = record.lock() {
+                        times.insert(delta.as_of, Instant::now());
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
         }
     });
