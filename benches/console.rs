@@ -13,6 +13,8 @@
 mod allocator;
 #[path = "../tests/support/browser.rs"]
 mod browser;
+#[path = "support/org.rs"]
+mod org;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,11 +24,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use fantoccini::Locator;
-use twinflow_connectors::generator::{ChangeMix, GeneratorConfig, OrgGenerator};
-use twinflow_controller::status::PipelineInfo;
-use twinflow_controller::{Pipeline, PipelineConfig};
-use twinflow_serve::auth::{JwtConfig, TokenVerifier};
-use twinflow_serve::ServeConfig;
 use twinflow_views::{Filter, ViewId};
 
 /// The benchmark's options.
@@ -50,24 +47,9 @@ const SECRET: &[u8] = b"the console benchmark's secret, 32 bytes";
 
 fn main() -> anyhow::Result<()> {
     let options = Options::parse();
-    let pipeline = Pipeline::start(PipelineConfig::default())?;
-    let mut generator = OrgGenerator::new(
-        GeneratorConfig {
-            seed: 1,
-            scale: options.scale,
-            mix: ChangeMix::PersonMoves,
-            ..GeneratorConfig::default()
-        },
-        Arc::from("generator"),
-    );
+    let (pipeline, mut generator) = org::hydrated(options.scale)?;
     let sources = pipeline.sources();
-    for part in generator.snapshot() {
-        sources.blocking_send(part).context("pipeline stopped")?;
-    }
     let state = pipeline.state();
-    while state.snapshot().as_of < 1 {
-        std::thread::sleep(Duration::from_millis(10));
-    }
     // The floor with the most desks.
     let snapshot = state.snapshot();
     let mut desks: HashMap<(i64, i64, i64), usize> = HashMap::new();
@@ -84,57 +66,20 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let verifier = TokenVerifier::new(JwtConfig {
-        secret: Some(SECRET.to_vec()),
-        ..JwtConfig::default()
-    })?;
-    let mut config = ServeConfig::anonymous(None);
-    config.auth.anonymous_reads = false;
-    config.auth.jwt = Some(Arc::new(verifier));
-    let info = Arc::new(PipelineInfo::new(
-        pipeline.metrics(),
-        pipeline.dead_letters(),
-        None,
-    ));
-    let router = twinflow_serve::router(state.clone(), info, config);
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let address = listener.local_addr()?;
-    runtime.spawn(twinflow_serve::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs()
-        + 3600;
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &serde_json::json!({"sub": "bench-staff", "role": "admin", "exp": exp}),
-        &jsonwebtoken::EncodingKey::from_secret(SECRET)?,
+    let address = org::serve(&runtime, &pipeline, org::token_config(SECRET)?)?;
+    let token = org::token(
+        SECRET,
+        serde_json::json!({"sub": "bench-staff", "role": "admin"}),
     )?;
 
-    // The change stream, in 10 ms steps, until stopped.
+    // The change stream, until stopped.
     let stop = Arc::new(AtomicBool::new(false));
     let feeder = {
-        let (stop, sources, per_step) =
-            (stop.clone(), sources.clone(), (options.rate / 100).max(1));
+        let (stop, sources, rate) = (stop.clone(), sources.clone(), options.rate);
         std::thread::spawn(move || {
-            let mut next = Instant::now();
-            while !stop.load(Ordering::Relaxed) {
-                let mut sent = 0;
-                while sent < per_step {
-                    let txn = generator.next_transaction();
-                    sent += txn.changes.len() as u64;
-                    if sources.blocking_send(txn).is_err() {
-                        return;
-                    }
-                }
-                next += Duration::from_millis(10);
-                if let Some(wait) = next.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-            }
+            org::feed_at_rate(&mut generator, &sources, rate, || {
+                stop.load(Ordering::Relaxed)
+            })
         })
     };
 
@@ -187,7 +132,9 @@ fn main() -> anyhow::Result<()> {
         options.seconds
     );
     stop.store(true, Ordering::Relaxed);
-    let _ = feeder.join();
+    feeder
+        .join()
+        .map_err(|_| anyhow::anyhow!("the feeder panicked"))??;
     drop(sources);
     pipeline.shutdown();
     Ok(())

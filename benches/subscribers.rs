@@ -14,21 +14,19 @@
 
 #[path = "../src/allocator.rs"]
 mod allocator;
+#[path = "support/org.rs"]
+mod org;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::Parser;
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
-use twinflow_connectors::generator::{ChangeMix, GeneratorConfig, OrgGenerator};
+use twinflow_connectors::generator::OrgGenerator;
 use twinflow_connectors::TransactionSender;
-use twinflow_controller::status::PipelineInfo;
-use twinflow_controller::{Pipeline, PipelineConfig};
-use twinflow_serve::auth::{JwtConfig, TokenVerifier};
 use twinflow_serve::{Limits, ServeConfig};
 use twinflow_views::{Filter, ServedState, ViewId};
 
@@ -64,29 +62,14 @@ fn main() -> anyhow::Result<()> {
         "twinflow subscriber benchmark: {} people, {} subscribers, {} changes/s for {} s",
         options.scale, options.subscribers, options.rate, options.seconds
     );
-    let pipeline = Pipeline::start(PipelineConfig::default())?;
-    let mut generator = OrgGenerator::new(
-        GeneratorConfig {
-            seed: 1,
-            scale: options.scale,
-            mix: ChangeMix::PersonMoves,
-            ..GeneratorConfig::default()
-        },
-        Arc::from("generator"),
-    );
+    let (pipeline, mut generator) = org::hydrated(options.scale)?;
     let sources = pipeline.sources();
-    for part in generator.snapshot() {
-        sources.blocking_send(part).context("pipeline stopped")?;
-    }
     let state = pipeline.state();
-    while state.snapshot().as_of < 1 {
-        std::thread::sleep(Duration::from_millis(10));
-    }
     let metrics = pipeline.metrics();
 
     // 1. No subscribers.
     metrics.latencies(true);
-    let sent = feed_at_rate(&mut generator, &sources, &options)?;
+    let sent = feed_for(&mut generator, &sources, &options)?;
     let baseline = metrics.latencies(true);
     println!(
         "without subscribers: {sent} changes; engine seal→visible p50 {:.1} ms, p99 {:.1} ms",
@@ -98,19 +81,7 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let info = Arc::new(PipelineInfo::new(
-        pipeline.metrics(),
-        pipeline.dead_letters(),
-        None,
-    ));
-    let router = twinflow_serve::router(state.clone(), info, serve_config(&options)?);
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let address = listener.local_addr()?;
-    runtime.spawn(twinflow_serve::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
+    let address = org::serve(&runtime, &pipeline, serve_config(&options)?)?;
     let published = record_publications(&runtime, &state);
     let received = Arc::new(Mutex::new(Vec::<(u64, Instant)>::new()));
     let bytes = Arc::new(AtomicU64::new(0));
@@ -124,7 +95,8 @@ fn main() -> anyhow::Result<()> {
             let url = format!(
                 "ws://{address}/v1/views/desk_occupancy/subscribe?building_id={building}&encoding={}&access_token={}",
                 options.encoding,
-                token(company)
+                org::token(SECRET, serde_json::json!({"sub": format!("bench-{company}"), "company_id": company}))
+                    .unwrap_or_default()
             );
             let counts = Counts {
                 received: received.clone(),
@@ -151,7 +123,7 @@ fn main() -> anyhow::Result<()> {
     bytes.store(0, Ordering::Relaxed);
     desk_changes.store(0, Ordering::Relaxed);
     metrics.latencies(true);
-    let sent = feed_at_rate(&mut generator, &sources, &options)?;
+    let sent = feed_for(&mut generator, &sources, &options)?;
     // The last messages on their way.
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
@@ -203,32 +175,13 @@ fn main() -> anyhow::Result<()> {
 
 /// An engine taking HS256 tenant tokens, its limits raised to the benchmark's subscribers.
 fn serve_config(options: &Options) -> anyhow::Result<ServeConfig> {
-    let verifier = TokenVerifier::new(JwtConfig {
-        secret: Some(SECRET.to_vec()),
-        ..JwtConfig::default()
-    })?;
-    let mut config = ServeConfig::anonymous(None);
-    config.auth.anonymous_reads = false;
-    config.auth.jwt = Some(Arc::new(verifier));
+    let mut config = org::token_config(SECRET)?;
     config.limits = Limits {
         subscriptions_per_tenant: options.subscribers,
         subscriptions: options.subscribers,
         ..config.limits
     };
     Ok(config)
-}
-
-/// A tenant token of `company`, valid for an hour.
-fn token(company: i64) -> String {
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-        + 3600;
-    let claims =
-        serde_json::json!({"sub": format!("bench-{company}"), "company_id": company, "exp": exp});
-    jsonwebtoken::EncodingKey::from_secret(SECRET)
-        .and_then(|key| jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key))
-        .unwrap_or_default()
 }
 
 /// Every building served, with its company.
@@ -327,29 +280,15 @@ fn as_of_of(text: &str) -> Option<u64> {
     digits[..end].parse().ok()
 }
 
-/// Sends person moves at `options.rate` changes per second (in 10 ms steps) for
-/// `options.seconds`; returns the changes sent.
-fn feed_at_rate(
+/// Sends person moves at `options.rate` for `options.seconds`; returns the changes sent.
+fn feed_for(
     generator: &mut OrgGenerator,
     sources: &TransactionSender,
     options: &Options,
 ) -> anyhow::Result<u64> {
-    let step = Duration::from_millis(10);
-    let per_step = (options.rate / 100).max(1);
     let start = Instant::now();
-    let mut sent = 0;
-    let mut next = start;
-    while start.elapsed() < Duration::from_secs(options.seconds) {
-        let target = sent + per_step;
-        while sent < target {
-            let txn = generator.next_transaction();
-            sent += txn.changes.len() as u64;
-            sources.blocking_send(txn).context("pipeline stopped")?;
-        }
-        next += step;
-        if let Some(wait) = next.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-    }
-    Ok(sent)
+    let seconds = Duration::from_secs(options.seconds);
+    org::feed_at_rate(generator, sources, options.rate, || {
+        start.elapsed() >= seconds
+    })
 }
