@@ -159,6 +159,8 @@ struct Session {
     _slot: SubscriptionSlot,
     /// Who subscribed: its user's revocation ends the subscription.
     reader: Reader,
+    /// When its token expires, which ends the subscription.
+    expires: Option<Instant>,
     /// How rows are written.
     encoding: Encoding,
     revocations: Receiver<Arc<[i64]>>,
@@ -192,6 +194,7 @@ impl Session {
             receiver,
             shutting_down,
             _slot: slot,
+            expires: query.reader.expires().map(deadline),
             reader: query.reader,
             encoding: query.encoding,
             revocations,
@@ -230,7 +233,7 @@ impl Session {
                 delta = self.receiver.recv() => Event::Delta(delta),
                 () = idle => Event::Idle,
                 () = shutdown(&mut self.shutting_down) => Event::ShuttingDown,
-                () = expiry(self.reader.expires()) => Event::Expired,
+                () = expiry(self.expires) => Event::Expired,
                 revoked = self.revocations.recv(), if self.reader.user().is_some() => {
                     match revoked {
                         Ok(users) => Event::Revoked(Some(users)),
@@ -391,19 +394,21 @@ impl Session {
     }
 }
 
-/// Completes when the server shuts down; never without a signal.
-/// Completes when a token expiring at `exp` (seconds since the epoch) has expired; never
-/// without one.
-async fn expiry(exp: Option<u64>) {
-    match exp {
-        Some(exp) => {
-            let left = exp.saturating_sub(twinflow_views::now_ms() / 1000);
-            tokio::time::sleep(Duration::from_secs(left)).await;
-        }
+/// When a token expiring at `exp` (seconds since the epoch) expires, on this clock.
+fn deadline(exp: u64) -> Instant {
+    let left = exp.saturating_sub(twinflow_views::now_ms() / 1000);
+    Instant::now() + Duration::from_secs(left)
+}
+
+/// Completes at `deadline`; never without one.
+async fn expiry(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => sleep_until(deadline).await,
         None => std::future::pending().await,
     }
 }
 
+/// Completes when the server shuts down; never without a signal.
 async fn shutdown(signal: &mut Option<ShuttingDown>) {
     match signal {
         Some(signal) => signal.wait().await,

@@ -211,7 +211,7 @@ impl TokenVerifier {
     /// that is not in a fresh cached set. An HS256 token, or one whose key is cached, is
     /// checked without I/O.
     pub fn may_fetch(&self, token: &str) -> bool {
-        if self.config.jwks.is_none() || self.verified.get(token, now_s()).is_some() {
+        if self.config.jwks.is_none() {
             return false;
         }
         let Ok(header) = jsonwebtoken::decode_header(token) else {
@@ -235,13 +235,18 @@ impl TokenVerifier {
     /// not verified again: a dashboard or a client polling with one token pays for its
     /// signature once, not on every request.
     pub fn verify(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
-        let now = now_s();
-        if let Some(claims) = self.verified.get(token, now) {
+        if let Some(claims) = self.verified(token) {
             return Ok(claims);
         }
         let claims = Arc::new(self.verify_signed(token)?);
-        self.verified.put(token, claims.clone(), now);
+        self.verified.put(token, claims.clone(), now_s());
         Ok(claims)
+    }
+
+    /// The claims of `token` if it was verified within [`VERIFIED_FOR`] and has not expired:
+    /// what a request checks first, without decoding anything.
+    pub fn verified(&self, token: &str) -> Option<Arc<Claims>> {
+        self.verified.get(token, now_s())
     }
 
     /// Checks `token`'s signature and claims.

@@ -170,15 +170,17 @@ async fn authenticate(parts: &Parts, app: &AppState) -> Result<Reader, ApiError>
             "this engine takes no reader tokens: use the operator token",
         ));
     };
-    let claims = if verifier.may_fetch(&token) {
+    let claims = match verifier.verified(&token) {
+        Some(claims) => claims,
         // A JWKS key may have to be fetched: off the async workers.
-        tokio::task::spawn_blocking(move || verifier.verify(&token))
-            .await
-            .map_err(|err| ApiError::Internal(format!("token check failed: {err}")))?
-    } else {
-        verifier.verify(&token)
-    }
-    .map_err(ApiError::BadToken)?;
+        None if verifier.may_fetch(&token) => {
+            tokio::task::spawn_blocking(move || verifier.verify(&token))
+                .await
+                .map_err(|err| ApiError::Internal(format!("token check failed: {err}")))?
+                .map_err(ApiError::BadToken)?
+        }
+        None => verifier.verify(&token).map_err(ApiError::BadToken)?,
+    };
     let reader = reader_of(&claims, auth)?;
     if let Some(user) = reader.user() {
         if app.state().check_user(user, reader.tenant()) == UserCheck::Revoked {
