@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use arrow_array::{Array, Float64Array, Int64Array, StringArray};
 use twinflow_connectors::generator::{GeneratorConfig, OrgGenerator};
-use twinflow_controller::status::PipelineInfo;
 use twinflow_controller::{Pipeline, PipelineConfig};
 use twinflow_oracle::{evaluate, Tables};
 use twinflow_views::{ColumnType, ViewId};
@@ -51,25 +50,11 @@ fn served_views_equal_the_oracle_over_http() {
         std::thread::sleep(Duration::from_millis(5));
     }
 
-    let info = Arc::new(PipelineInfo::new(
-        pipeline.metrics(),
-        pipeline.dead_letters(),
-        None,
-    ));
-    let router = twinflow_serve::router(
-        pipeline.state(),
-        info,
+    let address = common::serve_pipeline(
+        &runtime,
+        &pipeline,
         twinflow_serve::ServeConfig::anonymous(None),
     );
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    runtime.spawn(twinflow_serve::serve(
-        listener,
-        router,
-        std::future::pending(),
-    ));
 
     let expected = evaluate(&tables);
     let mut counts = BTreeMap::new();

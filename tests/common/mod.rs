@@ -494,21 +494,13 @@ pub fn loaded_pipeline(
     (pipeline, generator)
 }
 
-/// Serves `pipeline`'s views on a free loopback port, on `runtime`, to readers with HS256
-/// tokens signed with `secret` (no anonymous reads); its address.
-pub fn serve_with_tokens(
+/// Serves `pipeline`'s views on a free loopback port, on `runtime`, with `config`; its
+/// address.
+pub fn serve_pipeline(
     runtime: &tokio::runtime::Runtime,
     pipeline: &twinflow_controller::Pipeline,
-    secret: &[u8],
+    config: twinflow_serve::ServeConfig,
 ) -> SocketAddr {
-    let verifier = twinflow_serve::auth::TokenVerifier::new(twinflow_serve::auth::JwtConfig {
-        secret: Some(secret.to_vec()),
-        ..twinflow_serve::auth::JwtConfig::default()
-    })
-    .expect("a verifier");
-    let mut config = twinflow_serve::ServeConfig::anonymous(None);
-    config.auth.anonymous_reads = false;
-    config.auth.jwt = Some(Arc::new(verifier));
     let info = Arc::new(twinflow_controller::status::PipelineInfo::new(
         pipeline.metrics(),
         pipeline.dead_letters(),
@@ -525,4 +517,21 @@ pub fn serve_with_tokens(
         std::future::pending(),
     ));
     address
+}
+
+/// [`serve_pipeline`] to readers with HS256 tokens signed with `secret` (no anonymous reads).
+pub fn serve_with_tokens(
+    runtime: &tokio::runtime::Runtime,
+    pipeline: &twinflow_controller::Pipeline,
+    secret: &[u8],
+) -> SocketAddr {
+    let verifier = twinflow_serve::auth::TokenVerifier::new(twinflow_serve::auth::JwtConfig {
+        secret: Some(secret.to_vec()),
+        ..twinflow_serve::auth::JwtConfig::default()
+    })
+    .expect("a verifier");
+    let mut config = twinflow_serve::ServeConfig::anonymous(None);
+    config.auth.anonymous_reads = false;
+    config.auth.jwt = Some(Arc::new(verifier));
+    serve_pipeline(runtime, pipeline, config)
 }
