@@ -10,7 +10,8 @@
 //! 2. `--subscribers` WebSocket clients subscribe to `desk_occupancy`, each with a tenant token
 //!    of a building's company and that building's id as filter (spread over every building);
 //!    the stream runs again: commit→delivery latency over every changes message, the bytes
-//!    received, and the engine's latency with them.
+//!    received (per desk change, also by how many desk changes a message holds), and the
+//!    engine's latency with them.
 
 #[path = "../src/allocator.rs"]
 mod allocator;
@@ -18,7 +19,7 @@ mod allocator;
 mod org;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -84,8 +85,7 @@ fn main() -> anyhow::Result<()> {
     let address = org::serve(&runtime, &pipeline, serve_config(&options)?)?;
     let published = record_publications(&runtime, &state);
     let received = Arc::new(Mutex::new(Vec::<(u64, Instant)>::new()));
-    let bytes = Arc::new(AtomicU64::new(0));
-    let desk_changes = Arc::new(AtomicU64::new(0));
+    let tally = Arc::new(Mutex::new(Tally::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let buildings = buildings(&state);
     let connected = Instant::now();
@@ -100,8 +100,7 @@ fn main() -> anyhow::Result<()> {
             );
             let counts = Counts {
                 received: received.clone(),
-                bytes: bytes.clone(),
-                desk_changes: desk_changes.clone(),
+                tally: tally.clone(),
             };
             runtime.spawn(subscriber(url, counts, stop.clone()))
         })
@@ -120,8 +119,7 @@ fn main() -> anyhow::Result<()> {
         .lock()
         .map_err(|_| anyhow::anyhow!("poisoned"))?
         .clear();
-    bytes.store(0, Ordering::Relaxed);
-    desk_changes.store(0, Ordering::Relaxed);
+    *tally.lock().map_err(|_| anyhow::anyhow!("poisoned"))? = Tally::default();
     metrics.latencies(true);
     let sent = feed_for(&mut generator, &sources, &options)?;
     // The last messages on their way.
@@ -145,13 +143,9 @@ fn main() -> anyhow::Result<()> {
             .copied()
             .unwrap_or(f64::NAN)
     };
-    let total_bytes = bytes.load(Ordering::Relaxed);
-    let changes = desk_changes.load(Ordering::Relaxed);
-    println!(
-        "{} encoding: {changes} desk changes delivered, {:.0} bytes per desk change",
-        options.encoding,
-        total_bytes as f64 / changes.max(1) as f64
-    );
+    let tally = tally.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    tally.report(&options.encoding);
+    let total_bytes = tally.bytes;
     println!(
         "with subscribers: {sent} changes; {} changes messages delivered, commit→delivery p50 \
          {:.1} ms, p99 {:.1} ms, max {:.1} ms; {:.0} bytes/s to all subscribers ({:.0} per \
@@ -223,10 +217,72 @@ fn record_publications(
 struct Counts {
     /// The `as_of` and arrival time of every snapshot and changes message.
     received: Arc<Mutex<Vec<(u64, Instant)>>>,
-    /// Bytes of every message.
-    bytes: Arc<AtomicU64>,
-    /// Desk changes (upserts and deletes) received.
-    desk_changes: Arc<AtomicU64>,
+    /// Their bytes.
+    tally: Arc<Mutex<Tally>>,
+}
+
+/// What a message is, for the [`Tally`].
+#[derive(Clone, Copy)]
+enum Kind {
+    Snapshot,
+    /// Changes message of this many desk changes.
+    Changes(u64),
+    Progress,
+}
+
+/// The bytes the subscribers received, and of the changes messages by how many desk changes
+/// each holds: the envelope of a message is shared by its changes, so the bytes per desk
+/// change depend on how the changes fall into messages.
+#[derive(Default)]
+struct Tally {
+    /// Every message's.
+    bytes: u64,
+    /// The progress messages'.
+    progress_bytes: u64,
+    /// By desk changes in the message (the last bucket: that many or more): messages, desk
+    /// changes, bytes.
+    changes: [(u64, u64, u64); 4],
+}
+
+impl Tally {
+    /// Counts a message of `len` bytes: progress, or changes of `desks` desk changes, or else.
+    fn count(&mut self, len: usize, kind: Kind) {
+        let len = len as u64;
+        self.bytes += len;
+        match kind {
+            Kind::Progress => self.progress_bytes += len,
+            Kind::Changes(desks) => {
+                let bucket = &mut self.changes[(desks as usize).clamp(1, 4) - 1];
+                bucket.0 += 1;
+                bucket.1 += desks;
+                bucket.2 += len;
+            }
+            Kind::Snapshot => {}
+        }
+    }
+
+    fn report(&self, encoding: &str) {
+        let sum = |f: fn(&(u64, u64, u64)) -> u64| self.changes.iter().map(f).sum::<u64>();
+        let (messages, desks) = (sum(|b| b.0), sum(|b| b.1));
+        println!(
+            "{encoding} encoding: {desks} desk changes in {messages} changes messages ({:.2} per \
+             message): {:.0} bytes per desk change ({:.0} of them in progress messages)",
+            desks as f64 / messages.max(1) as f64,
+            self.bytes as f64 / desks.max(1) as f64,
+            self.progress_bytes as f64 / desks.max(1) as f64,
+        );
+        for (i, (messages, desks, bytes)) in self.changes.iter().enumerate() {
+            let size = if i == 3 {
+                "4+".to_owned()
+            } else {
+                (i + 1).to_string()
+            };
+            println!(
+                "  messages of {size} desk changes: {messages}, {:.0} bytes per desk change",
+                *bytes as f64 / (*desks).max(1) as f64
+            );
+        }
+    }
 }
 
 /// One subscriber: counts its messages into `counts` until `stop`.
@@ -243,14 +299,18 @@ async fn subscriber(url: String, counts: Counts, stop: Arc<AtomicBool>) {
             continue;
         };
         let at = Instant::now();
-        counts.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
-        if text.starts_with("{\"type\":\"progress\"") {
-            continue;
+        let kind = if text.starts_with("{\"type\":\"progress\"") {
+            Kind::Progress
+        } else if text.starts_with("{\"type\":\"changes\"") {
+            Kind::Changes(desk_changes(&text))
+        } else {
+            Kind::Snapshot
+        };
+        if let Ok(mut tally) = counts.tally.lock() {
+            tally.count(text.len(), kind);
         }
-        if text.starts_with("{\"type\":\"changes\"") {
-            counts
-                .desk_changes
-                .fetch_add(desk_changes(&text), Ordering::Relaxed);
+        if matches!(kind, Kind::Progress) {
+            continue;
         }
         if let Some(as_of) = as_of_of(&text) {
             if let Ok(mut received) = counts.received.lock() {
