@@ -1,7 +1,8 @@
 // twinflow → Unity: one building's desks, coloured live by occupancy.
 //
 // Subscribes to the `desk_occupancy` view of one building with the compact encoding
-// (rows as arrays of values, the columns named once by the snapshot), keeps a dictionary of
+// (rows as arrays of values, the columns named once by the snapshot; the building, which the
+// URL fixes, is left out of the rows), keeps a dictionary of
 // desk states by `table_id`, colours the desk objects, and on a lost connection reconnects
 // with `?after=<last as_of>` so that only the changes since are sent (or a reset snapshot).
 //
@@ -79,7 +80,8 @@ public class DeskOccupancy : MonoBehaviour
         switch ((string)message["type"])
         {
             case "snapshot":
-                // A first snapshot, or a reset: the rows replace what we had.
+                // A first snapshot, or a reset: the rows replace what we had. Columns are
+                // looked up by name: the ones the URL fixes are not among them.
                 var columns = (JArray)message["columns"];
                 tableId = columns.IndexOf("table_id");
                 label = columns.IndexOf("label");

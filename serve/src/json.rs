@@ -4,7 +4,9 @@
 //! Values: integers as JSON integers, floats as numbers (non-finite ones as `null`), text as
 //! strings, `NULL` as `null`. Rows are objects keyed by the view's column names, in order; in
 //! the [`Encoding::Compact`] subscription encoding they are arrays of values, the snapshot
-//! naming the columns (and the key's) once, and a key is an array of its values.
+//! naming the columns (and the key's) once, and a key is an array of its values. A compact
+//! subscription's rows leave out the columns its own filters fix: the snapshot gives their
+//! values once, as `fixed`.
 
 use std::fmt::Write;
 
@@ -20,8 +22,18 @@ pub enum Encoding {
     Objects,
     /// Rows as arrays of values in column order, keys as arrays of the key's values; the
     /// snapshot names the columns once. A changes message leaves out the view (the
-    /// subscription's) and an empty `upserts` or `deletes`.
+    /// subscription's) and an empty `upserts` or `deletes`; rows leave out the columns the
+    /// subscription fixes.
     Compact,
+}
+
+/// How a subscription's messages write rows (by default: as objects, every column in each).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RowLayout<'a> {
+    /// Objects or arrays of values.
+    pub encoding: Encoding,
+    /// The columns (indexes) the subscription's own filters fix: compact rows leave them out.
+    pub fixed: &'a [usize],
 }
 
 /// Writes rows and keys of one view. The `"column":` fragments are escaped once.
@@ -31,28 +43,38 @@ pub struct RowEncoder {
     columns: Vec<String>,
     /// The same for the key columns.
     key: Vec<String>,
+    /// The columns a compact row carries, in order: those not fixed.
+    shown: Vec<usize>,
 }
 
 impl RowEncoder {
     /// The encoder of rows with `schema` as objects.
     pub fn new(schema: &ViewSchema) -> Self {
-        RowEncoder::with_encoding(schema, Encoding::Objects)
+        RowEncoder::with_encoding(schema, Encoding::Objects, &[])
     }
 
-    /// The encoder of rows with `schema` in `encoding`.
-    pub fn with_encoding(schema: &ViewSchema, encoding: Encoding) -> Self {
+    /// The encoder of rows with `schema` in `encoding`; compact rows leave out the columns
+    /// `fixed` (their indexes).
+    pub fn with_encoding(schema: &ViewSchema, encoding: Encoding, fixed: &[usize]) -> Self {
         RowEncoder {
             encoding,
             columns: fragments(schema.columns.iter().map(|c| c.name)),
             key: fragments(schema.key.iter().copied()),
+            shown: (0..schema.columns.len())
+                .filter(|i| !fixed.contains(i))
+                .collect(),
         }
     }
 
-    /// Appends `row` as an object (or an array).
+    /// Appends `row` as an object (or an array of its shown columns).
     pub fn row(&self, out: &mut String, row: &[Datum]) {
         match self.encoding {
             Encoding::Objects => object(out, &self.columns, row.iter(), push_datum),
-            Encoding::Compact => array(out, row, push_datum),
+            Encoding::Compact => array(
+                out,
+                self.shown.iter().filter_map(|&i| row.get(i)),
+                push_datum,
+            ),
         }
     }
 
@@ -201,14 +223,16 @@ fn message_head(out: &mut String, kind: Option<&str>, view: ViewId, as_of: u64) 
 
 /// `{"type":"snapshot", ...}` with every row of `view` in `snapshot` matching `filter`;
 /// `reset` says why a resume was impossible (or that the subscriber fell behind). Compact, it
-/// names the columns and the key's columns before the rows.
+/// names the columns its rows carry and the key's columns, and gives the values of the
+/// columns `fixed` (by `filter`), before the rows.
 pub fn snapshot_message(
     view: ViewId,
     snapshot: &Snapshot,
     filter: &Filter,
     reset: Option<ResetReason>,
-    encoding: Encoding,
+    layout: RowLayout,
 ) -> String {
+    let RowLayout { encoding, fixed } = layout;
     let mut out = String::with_capacity(4096);
     message_head(&mut out, Some("snapshot"), view, snapshot.as_of);
     out.push_str(if reset.is_some() {
@@ -222,16 +246,24 @@ pub fn snapshot_message(
         out.push_str(&serde_json::to_string(&reason).unwrap_or_else(|_| "null".to_owned()));
     }
     let schema = snapshot.schema(view);
+    let encoder = RowEncoder::with_encoding(schema, encoding, fixed);
     if encoding == Encoding::Compact {
         out.push_str(",\"columns\":");
-        array(&mut out, schema.columns.iter(), |out, c| {
-            push_str(out, c.name)
+        array(&mut out, encoder.shown.iter(), |out, &i| {
+            push_str(out, schema.columns[i].name)
         });
         out.push_str(",\"key\":");
         array(&mut out, schema.key.iter(), |out, name| push_str(out, name));
+        out.push_str(",\"fixed\":");
+        let fixed: Vec<(usize, &Datum)> = fixed
+            .iter()
+            .filter_map(|&i| Some((i, filter.value_of(i)?)))
+            .collect();
+        let names = fragments(fixed.iter().map(|(i, _)| schema.columns[*i].name));
+        object(&mut out, &names, fixed.iter().map(|(_, v)| *v), push_datum);
     }
     out.push_str(",\"rows\":");
-    RowEncoder::with_encoding(schema, encoding).rows(
+    encoder.rows(
         &mut out,
         snapshot.scan(view, filter, None).map(|(_, row)| row),
     );
@@ -247,8 +279,9 @@ pub fn changes_message(
     schema: &ViewSchema,
     delta: &ViewDelta,
     filter: &Filter,
-    encoding: Encoding,
+    layout: RowLayout,
 ) -> Option<String> {
+    let RowLayout { encoding, fixed } = layout;
     let mut upserts = Vec::new();
     let mut deletes = Vec::new();
     for change in &delta.changes {
@@ -261,7 +294,7 @@ pub fn changes_message(
     if upserts.is_empty() && deletes.is_empty() {
         return None;
     }
-    let encoder = RowEncoder::with_encoding(schema, encoding);
+    let encoder = RowEncoder::with_encoding(schema, encoding, fixed);
     let mut out = String::with_capacity(256 + upserts.len() * 256);
     match encoding {
         Encoding::Objects => message_head(&mut out, Some("changes"), view, delta.as_of),
@@ -375,7 +408,7 @@ mod tests {
             schema(ViewId::Staffing),
             &delta,
             &filter,
-            Encoding::Objects,
+            RowLayout::default(),
         )
         .expect("some");
         let value: Value = serde_json::from_str(&text).expect("json");
@@ -390,10 +423,15 @@ mod tests {
             schema(ViewId::Staffing),
             &delta,
             &other,
-            Encoding::Objects
+            RowLayout::default()
         )
         .is_none());
     }
+
+    const COMPACT: RowLayout = RowLayout {
+        encoding: Encoding::Compact,
+        fixed: &[],
+    };
 
     #[test]
     fn compact_changes_are_arrays_without_the_view_or_empty_lists() {
@@ -414,14 +452,8 @@ mod tests {
             ],
         };
         let staffing_schema = schema(ViewId::Staffing);
-        let text = changes_message(
-            ViewId::Staffing,
-            staffing_schema,
-            &delta,
-            &filter,
-            Encoding::Compact,
-        )
-        .expect("some");
+        let text = changes_message(ViewId::Staffing, staffing_schema, &delta, &filter, COMPACT)
+            .expect("some");
         let value: Value = serde_json::from_str(&text).expect("json");
         assert_eq!(value["type"], "changes");
         assert_eq!(value["as_of"], 9);
@@ -437,12 +469,45 @@ mod tests {
             staffing_schema,
             &only_deletes,
             &filter,
-            Encoding::Compact,
+            COMPACT,
         )
         .expect("some");
         assert_eq!(
             text,
             "{\"type\":\"changes\",\"as_of\":10,\"deletes\":[[8]]}"
+        );
+    }
+
+    #[test]
+    fn compact_rows_leave_out_the_fixed_columns() {
+        let staffing_schema = schema(ViewId::Staffing);
+        let filter = Filter::parse(
+            staffing_schema,
+            [("company_id", "1"), ("job_level", "null")],
+        )
+        .expect("filter");
+        let layout = RowLayout {
+            encoding: Encoding::Compact,
+            fixed: &[0, 5],
+        };
+        let delta = ViewDelta {
+            as_of: 3,
+            changes: vec![KeyChange {
+                key: Key::new(&[7]),
+                old: None,
+                new: Some(staffing(1, 7, None)),
+            }],
+        };
+        let text = changes_message(ViewId::Staffing, staffing_schema, &delta, &filter, layout)
+            .expect("some");
+        let value: Value = serde_json::from_str(&text).expect("json");
+        let row = value["upserts"][0].as_array().expect("an array");
+        assert_eq!(row.len(), staffing_schema.columns.len() - 2);
+        assert_eq!(row[0], 1, "function_id first, company_id left out");
+        assert_eq!(row[2], 7, "job_id, by position among the shown columns");
+        assert_eq!(
+            row[4], 0,
+            "job_level left out: the first count follows the title"
         );
     }
 

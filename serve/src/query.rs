@@ -35,6 +35,8 @@ pub struct ViewQuery {
     view: ViewId,
     filter: Filter,
     filter_pairs: Vec<(String, String)>,
+    /// The columns the request's own filters name (not the tenant's confinement).
+    fixed: Vec<usize>,
     limit: Option<usize>,
     cursor: Option<PageCursor>,
     format: Option<Format>,
@@ -69,6 +71,10 @@ pub struct SubscribeQuery {
     pub view: ViewId,
     /// The rows wanted.
     pub filter: Filter,
+    /// The columns (indexes) the subscriber's own filters fix, left out of compact rows: they
+    /// follow from the request alone, so a resume with the same URL gets rows of the same
+    /// shape whatever the token.
+    pub fixed: Vec<usize>,
     /// Resume after this `as_of` instead of starting from a snapshot.
     pub after: Option<u64>,
 }
@@ -87,6 +93,7 @@ impl ViewQuery {
             view,
             filter: Filter::default(),
             filter_pairs: Vec::new(),
+            fixed: Vec::new(),
             limit: None,
             cursor: None,
             format: None,
@@ -115,6 +122,12 @@ impl ViewQuery {
                     .push((name.into_owned(), value.into_owned())),
             }
         }
+        parsed.fixed = parsed
+            .filter_pairs
+            .iter()
+            .filter_map(|(name, _)| schema.column_index(name))
+            .collect();
+        parsed.fixed.sort_unstable();
         if let Some(tenant) = reader.tenant() {
             parsed.confine(tenant)?;
         }
@@ -221,6 +234,7 @@ impl ViewQuery {
             encoding: self.encoding.unwrap_or_default(),
             view: self.view,
             filter: self.filter,
+            fixed: self.fixed,
             after: self.after,
         })
     }
@@ -332,5 +346,29 @@ mod tests {
         assert!(parse("after=3&company_id=1")
             .and_then(ViewQuery::into_subscribe)
             .is_ok());
+    }
+
+    #[test]
+    fn a_subscription_fixes_the_columns_its_own_filters_name() {
+        let view = ViewId::Occupancy;
+        let schema = twinflow_dataflows::schema(view);
+        let tenant = Reader::Tenant {
+            company: 4,
+            user: None,
+            exp: u64::MAX,
+        };
+        let subscribe = ViewQuery::parse(view, schema, "room_id=9&building_id=2", &tenant)
+            .and_then(ViewQuery::into_subscribe)
+            .expect("valid");
+        assert_eq!(subscribe.filter.company(), Some(4), "confined");
+        assert_eq!(
+            subscribe.fixed,
+            vec![1, 3],
+            "building_id and room_id, not company_id"
+        );
+        let named = ViewQuery::parse(view, schema, "company_id=4&encoding=compact", &tenant)
+            .and_then(ViewQuery::into_subscribe)
+            .expect("valid");
+        assert_eq!(named.fixed, vec![0]);
     }
 }

@@ -7,6 +7,10 @@
 //!    cannot be resumed, a snapshot with `"reset":true` and the `"reason"`.
 //! 2. `{"type":"changes","view","as_of","upserts":[rows],"deletes":[keys]}`, one per `as_of`
 //!    with matching changes.
+//!
+//! With `encoding=compact` rows are arrays and keys arrays of their values; the snapshot names
+//! the columns the rows carry (`columns`), the key's (`key`), and gives once the values of the
+//! columns the request's own filters fix (`fixed`), which rows leave out.
 //! 3. `{"type":"progress","as_of"}` after a second without other messages.
 //! 4. A subscriber that falls more than the broadcast queue behind gets a fresh snapshot with
 //!    `"reset":true,"reason":"too_slow"`; one whose socket does not take a message within
@@ -39,7 +43,7 @@ use twinflow_views::{Filter, ResetReason, Snapshot, Subscription, UserCheck, Vie
 
 use crate::auth::Reader;
 use crate::error::ApiError;
-use crate::json::Encoding;
+use crate::json::{Encoding, RowLayout};
 use crate::limits::SubscriptionSlot;
 use crate::query::{SubscribeQuery, ViewQuery};
 use crate::{json, offload, routes, AppState, ShuttingDown};
@@ -61,7 +65,7 @@ const MAX_CLOSE_REASON: usize = 123;
     params(
         ("view" = String, Path, description = "The view's name, as `GET /v1/views` lists it"),
         ("after" = Option<u64>, Query, description = "Resume after this as_of: the changes since, instead of a snapshot (a reset snapshot when they are no longer kept)"),
-        ("encoding" = Option<String>, Query, description = "`objects` (default): rows as objects; `compact`: rows and keys as arrays of values, the snapshot naming the columns once"),
+        ("encoding" = Option<String>, Query, description = "`objects` (default): rows as objects; `compact`: rows and keys as arrays of values, the snapshot naming the columns once and giving the values of the columns the request's filters fix (`fixed`), which rows leave out"),
         ("filters" = Option<std::collections::BTreeMap<String, String>>, Query, style = Form, explode, description = "`column=value` equality filters, as for a read"),
     ),
     responses(
@@ -163,6 +167,8 @@ struct Session {
     expires: Option<Instant>,
     /// How rows are written.
     encoding: Encoding,
+    /// The columns the subscriber's own filters fix, left out of compact rows.
+    fixed: Arc<[usize]>,
     revocations: Receiver<Arc<[i64]>>,
     /// The client has every change up to this `as_of` (through a snapshot or resumed changes).
     floor: u64,
@@ -197,6 +203,7 @@ impl Session {
             expires: query.reader.expires().map(deadline),
             reader: query.reader,
             encoding: query.encoding,
+            fixed: query.fixed.into(),
             revocations,
             floor: snapshot.as_of,
             last_sent: Instant::now(),
@@ -298,11 +305,15 @@ impl Session {
         snapshot: Arc<Snapshot>,
         reset: Option<ResetReason>,
     ) -> Result<(), End> {
-        let (view, filter) = (self.view, self.filter.clone());
+        let (view, filter, fixed) = (self.view, self.filter.clone(), self.fixed.clone());
         let encoding = self.encoding;
         let text = offload(move || {
+            let layout = RowLayout {
+                encoding,
+                fixed: &fixed,
+            };
             Ok(json::snapshot_message(
-                view, &snapshot, &filter, reset, encoding,
+                view, &snapshot, &filter, reset, layout,
             ))
         })
         .await
@@ -319,7 +330,11 @@ impl Session {
 
     async fn send_changes(&mut self, delta: &ViewDelta) -> Result<(), End> {
         let schema = self.app.state().catalog().schema(self.view);
-        match json::changes_message(self.view, schema, delta, &self.filter, self.encoding) {
+        let layout = RowLayout {
+            encoding: self.encoding,
+            fixed: &self.fixed,
+        };
+        match json::changes_message(self.view, schema, delta, &self.filter, layout) {
             Some(text) => self.send(text).await,
             None => Ok(()),
         }

@@ -18,27 +18,26 @@ use twinflow_views::{Key, StateConfig, ViewId};
 type Rows = BTreeMap<String, Value>;
 
 /// What a subscriber has made of its messages, and the `as_of` it has reached.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Follower {
     rows: Rows,
+    /// The compact rows' columns, and the values of the columns they leave out.
     columns: Vec<String>,
+    fixed: Map<String, Value>,
     key: Vec<String>,
     as_of: u64,
     resets: usize,
 }
 
 impl Follower {
-    /// A compact row or key (an array) as the object the object encoding sends.
-    fn object(names: &[String], values: &Value) -> Value {
+    /// A compact row or key (an array) as the object the object encoding sends, with the
+    /// values of the `fixed` columns.
+    fn object(names: &[String], values: &Value, fixed: &Map<String, Value>) -> Value {
         let values = values.as_array().expect("an array");
         assert_eq!(values.len(), names.len(), "{values:?} against {names:?}");
-        Value::Object(
-            names
-                .iter()
-                .cloned()
-                .zip(values.iter().cloned())
-                .collect::<Map<_, _>>(),
-        )
+        let mut object = fixed.clone();
+        object.extend(names.iter().cloned().zip(values.iter().cloned()));
+        Value::Object(object)
     }
 
     fn key_of(&self, row: &Value) -> String {
@@ -55,7 +54,7 @@ impl Follower {
         let compact = message.get("view").is_none() || message.get("columns").is_some();
         let row = |f: &Follower, value: &Value| {
             if compact {
-                Follower::object(&f.columns, value)
+                Follower::object(&f.columns, value, &f.fixed)
             } else {
                 value.clone()
             }
@@ -68,6 +67,11 @@ impl Follower {
                 if let Some(columns) = message.get("columns") {
                     self.columns = strings(columns);
                     self.key = strings(&message["key"]);
+                    self.fixed = message["fixed"].as_object().expect("fixed").clone();
+                    assert!(
+                        self.fixed.keys().all(|name| !self.columns.contains(name)),
+                        "rows leave out the fixed columns: {message}"
+                    );
                 } else {
                     self.key = vec!["room_id".to_owned()];
                 }
@@ -84,7 +88,7 @@ impl Follower {
                 }
                 for value in message["deletes"].as_array().into_iter().flatten() {
                     let key = if compact {
-                        Follower::object(&self.key, value)
+                        Follower::object(&self.key, value, &Map::new())
                     } else {
                         value.clone()
                     };
@@ -123,9 +127,14 @@ fn step() -> impl Strategy<Value = Step> {
         .prop_map(|(puts, deletes)| Step { puts, deletes })
 }
 
-/// A filter of the subscription: none, a company, or a column of the rows.
+/// A filter of the subscription: none, a company, a column of the rows, or both.
 fn filter() -> impl Strategy<Value = &'static str> {
-    prop_oneof![Just(""), Just("company_id=2&"), Just("kind=lab&")]
+    prop_oneof![
+        Just(""),
+        Just("company_id=2&"),
+        Just("kind=lab&"),
+        Just("kind=lab&company_id=3&")
+    ]
 }
 
 fn commit(server: &mut Server, step: &Step) {
@@ -173,6 +182,8 @@ async fn check(
     for encoding in ["objects", "compact"] {
         let mut ws = connect(url(encoding, None)).await;
         let mut follower = Follower::default();
+        // The snapshot first (also at `as_of` 0): resumed clients take its columns.
+        follower.take(&next_json(&mut ws).await);
         follow(&mut ws, &mut follower, start).await;
         live.push((ws, follower));
     }
@@ -187,20 +198,16 @@ async fn check(
     // Resumed from the middle (kept), and from the start (kept or not: a reset then).
     let mut resumed = Vec::new();
     for resume in [middle, start.max(1)] {
-        for encoding in ["objects", "compact"] {
+        for (encoding, (_, first)) in ["objects", "compact"].into_iter().zip(&live) {
             let ws = connect(url(encoding, Some(resume))).await;
-            let mut follower = Follower {
+            // A resume sends no snapshot: the client knows the columns, the key and the fixed
+            // values from its first snapshot of the same URL.
+            let follower = Follower {
+                rows: Rows::new(),
                 as_of: resume,
-                ..Follower::default()
+                resets: 0,
+                ..first.clone()
             };
-            // A resume sends no snapshot: the columns are the view's, as a client knows them
-            // from its first snapshot.
-            follower.columns = twinflow_dataflows::schema(ViewId::Occupancy)
-                .columns
-                .iter()
-                .map(|c| c.name.to_owned())
-                .collect();
-            follower.key = vec!["room_id".to_owned()];
             resumed.push((resume, ws, follower));
         }
     }
@@ -213,6 +220,7 @@ async fn check(
         match filter {
             "company_id=2&" => company == Some(2),
             "kind=lab&" => kind == "lab",
+            "kind=lab&company_id=3&" => kind == "lab" && company == Some(3),
             _ => true,
         }
     };

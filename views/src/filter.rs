@@ -95,6 +95,14 @@ impl Filter {
             .and_then(|(_, v)| v.as_int())
     }
 
+    /// The value the filter requires of column `index`, if it has a condition on it.
+    pub fn value_of(&self, index: usize) -> Option<&Datum> {
+        self.conditions
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, value)| value)
+    }
+
     /// Whether the filter has no conditions.
     pub fn is_empty(&self) -> bool {
         self.conditions.is_empty()
@@ -113,6 +121,8 @@ mod tests {
         let schema = catalog.schema(ViewId::Occupancy);
         let f = Filter::parse(schema, [("company_id", "2"), ("kind", "lab")]).expect("valid");
         assert_eq!(f.company(), Some(2));
+        assert_eq!(f.value_of(5), Some(&Datum::Text("lab".into())));
+        assert_eq!(f.value_of(1), None);
         let row: Vec<Datum> = vec![
             Datum::Int(2),
             Datum::Int(6),

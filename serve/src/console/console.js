@@ -135,7 +135,7 @@ async function pickBuilding(wantedFloor = null) {
 
 /** The floor's desks, by table_id; its rooms' rows, by room_id; what its subscription
  * received (bytes, since `since`), shown with the floor and read by the benchmark. */
-const floor = { desks: new Map(), columns: [], rooms: new Map(), id: null, bytes: 0, since: 0 };
+const floor = { desks: new Map(), columns: [], fixed: {}, rooms: new Map(), id: null, bytes: 0, since: 0 };
 window.__twinflowFloor = floor;
 
 function pickFloor() {
@@ -148,7 +148,9 @@ function pickFloor() {
   if (!id) return;
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const token = state.token ? `&access_token=${encodeURIComponent(state.token)}` : "";
-  const socket = new WebSocket(`${scheme}://${location.host}/v1/views/desk_occupancy/subscribe?floor_id=${id}&encoding=compact${token}`);
+  // The floor's company and building are named too: compact rows then leave out all three.
+  const where = `company_id=${$("#company").value}&building_id=${$("#building").value}&floor_id=${id}`;
+  const socket = new WebSocket(`${scheme}://${location.host}/v1/views/desk_occupancy/subscribe?${where}&encoding=compact${token}`);
   state.socket = socket;
   socket.onmessage = (event) => {
     floor.bytes += event.data.length;
@@ -163,7 +165,7 @@ function pickFloor() {
 }
 
 function desk(values) {
-  const row = {};
+  const row = { ...floor.fixed };
   floor.columns.forEach((name, i) => { row[name] = values[i]; });
   return row;
 }
@@ -172,6 +174,7 @@ function onDesks(message, socket) {
   if (socket !== state.socket) return;
   if (message.type === "snapshot") {
     floor.columns = message.columns;
+    floor.fixed = message.fixed || {};
     floor.desks.clear();
     for (const values of message.rows) {
       const row = desk(values);
