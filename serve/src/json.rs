@@ -27,18 +27,12 @@ pub enum Encoding {
     Compact,
 }
 
-/// How a subscription's messages write rows (by default: as objects, every column in each).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RowLayout<'a> {
-    /// Objects or arrays of values.
-    pub encoding: Encoding,
-    /// The columns (indexes) the subscription's own filters fix: compact rows leave them out.
-    pub fixed: &'a [usize],
-}
-
-/// Writes rows and keys of one view. The `"column":` fragments are escaped once.
+/// Writes rows and keys of one view, built once per reader or subscription. The `"column":`
+/// fragments are escaped once.
 pub struct RowEncoder {
     encoding: Encoding,
+    /// The columns (indexes) a subscription's own filters fix: compact rows leave them out.
+    fixed: Vec<usize>,
     /// `{"first":` then `,"next":` for every column.
     columns: Vec<String>,
     /// The same for the key columns.
@@ -58,6 +52,7 @@ impl RowEncoder {
     pub fn with_encoding(schema: &ViewSchema, encoding: Encoding, fixed: &[usize]) -> Self {
         RowEncoder {
             encoding,
+            fixed: fixed.to_vec(),
             columns: fragments(schema.columns.iter().map(|c| c.name)),
             key: fragments(schema.key.iter().copied()),
             shown: (0..schema.columns.len())
@@ -223,16 +218,15 @@ fn message_head(out: &mut String, kind: Option<&str>, view: ViewId, as_of: u64) 
 
 /// `{"type":"snapshot", ...}` with every row of `view` in `snapshot` matching `filter`;
 /// `reset` says why a resume was impossible (or that the subscriber fell behind). Compact, it
-/// names the columns its rows carry and the key's columns, and gives the values of the
-/// columns `fixed` (by `filter`), before the rows.
+/// names the columns its rows carry and the key's columns, and gives the values (by `filter`)
+/// of the columns `encoder` leaves out, before the rows.
 pub fn snapshot_message(
     view: ViewId,
     snapshot: &Snapshot,
     filter: &Filter,
     reset: Option<ResetReason>,
-    layout: RowLayout,
+    encoder: &RowEncoder,
 ) -> String {
-    let RowLayout { encoding, fixed } = layout;
     let mut out = String::with_capacity(4096);
     message_head(&mut out, Some("snapshot"), view, snapshot.as_of);
     out.push_str(if reset.is_some() {
@@ -246,8 +240,7 @@ pub fn snapshot_message(
         out.push_str(&serde_json::to_string(&reason).unwrap_or_else(|_| "null".to_owned()));
     }
     let schema = snapshot.schema(view);
-    let encoder = RowEncoder::with_encoding(schema, encoding, fixed);
-    if encoding == Encoding::Compact {
+    if encoder.encoding == Encoding::Compact {
         out.push_str(",\"columns\":");
         array(&mut out, encoder.shown.iter(), |out, &i| {
             push_str(out, schema.columns[i].name)
@@ -255,7 +248,8 @@ pub fn snapshot_message(
         out.push_str(",\"key\":");
         array(&mut out, schema.key.iter(), |out, name| push_str(out, name));
         out.push_str(",\"fixed\":");
-        let fixed: Vec<(usize, &Datum)> = fixed
+        let fixed: Vec<(usize, &Datum)> = encoder
+            .fixed
             .iter()
             .filter_map(|&i| Some((i, filter.value_of(i)?)))
             .collect();
@@ -271,17 +265,16 @@ pub fn snapshot_message(
     out
 }
 
-/// `{"type":"changes", ...}` with the changes of `delta` a subscriber with `filter` sees, or
-/// `None` when it sees none. A key whose new row matches is an upsert; otherwise a key whose
-/// old row matched is a delete (it left the filter); otherwise the change is not seen.
+/// `{"type":"changes", ...}` with the changes of `delta` a subscriber with `filter` sees,
+/// written by `encoder`, or `None` when it sees none. A key whose new row matches is an
+/// upsert; otherwise a key whose old row matched is a delete (it left the filter); otherwise
+/// the change is not seen.
 pub fn changes_message(
     view: ViewId,
-    schema: &ViewSchema,
     delta: &ViewDelta,
     filter: &Filter,
-    layout: RowLayout,
+    encoder: &RowEncoder,
 ) -> Option<String> {
-    let RowLayout { encoding, fixed } = layout;
     let mut upserts = Vec::new();
     let mut deletes = Vec::new();
     for change in &delta.changes {
@@ -294,16 +287,15 @@ pub fn changes_message(
     if upserts.is_empty() && deletes.is_empty() {
         return None;
     }
-    let encoder = RowEncoder::with_encoding(schema, encoding, fixed);
     let mut out = String::with_capacity(256 + upserts.len() * 256);
-    match encoding {
+    let compact = encoder.encoding == Encoding::Compact;
+    match encoder.encoding {
         Encoding::Objects => message_head(&mut out, Some("changes"), view, delta.as_of),
         Encoding::Compact => {
             out.push_str("{\"type\":\"changes\",\"as_of\":");
             push_int(&mut out, delta.as_of);
         }
     }
-    let compact = encoding == Encoding::Compact;
     if !(compact && upserts.is_empty()) {
         out.push_str(",\"upserts\":");
         encoder.rows(&mut out, upserts);
@@ -403,14 +395,8 @@ mod tests {
                 change(9, Some(staffing(2, 9, None)), None),
             ],
         };
-        let text = changes_message(
-            ViewId::Staffing,
-            schema(ViewId::Staffing),
-            &delta,
-            &filter,
-            RowLayout::default(),
-        )
-        .expect("some");
+        let objects = RowEncoder::new(schema(ViewId::Staffing));
+        let text = changes_message(ViewId::Staffing, &delta, &filter, &objects).expect("some");
         let value: Value = serde_json::from_str(&text).expect("json");
         assert_eq!(value["type"], "changes");
         assert_eq!(value["view"], "staffing");
@@ -418,20 +404,8 @@ mod tests {
         assert_eq!(value["deletes"], json!([{"job_id": 7}]));
         assert_eq!(value["upserts"].as_array().map(Vec::len), Some(1));
         let other = Filter::parse(schema(ViewId::Staffing), [("company_id", "3")]).expect("filter");
-        assert!(changes_message(
-            ViewId::Staffing,
-            schema(ViewId::Staffing),
-            &delta,
-            &other,
-            RowLayout::default()
-        )
-        .is_none());
+        assert!(changes_message(ViewId::Staffing, &delta, &other, &objects).is_none());
     }
-
-    const COMPACT: RowLayout = RowLayout {
-        encoding: Encoding::Compact,
-        fixed: &[],
-    };
 
     #[test]
     fn compact_changes_are_arrays_without_the_view_or_empty_lists() {
@@ -451,9 +425,8 @@ mod tests {
                 },
             ],
         };
-        let staffing_schema = schema(ViewId::Staffing);
-        let text = changes_message(ViewId::Staffing, staffing_schema, &delta, &filter, COMPACT)
-            .expect("some");
+        let compact = RowEncoder::with_encoding(schema(ViewId::Staffing), Encoding::Compact, &[]);
+        let text = changes_message(ViewId::Staffing, &delta, &filter, &compact).expect("some");
         let value: Value = serde_json::from_str(&text).expect("json");
         assert_eq!(value["type"], "changes");
         assert_eq!(value["as_of"], 9);
@@ -464,14 +437,8 @@ mod tests {
             as_of: 10,
             changes: vec![delta.changes[1].clone()],
         };
-        let text = changes_message(
-            ViewId::Staffing,
-            staffing_schema,
-            &only_deletes,
-            &filter,
-            COMPACT,
-        )
-        .expect("some");
+        let text =
+            changes_message(ViewId::Staffing, &only_deletes, &filter, &compact).expect("some");
         assert_eq!(
             text,
             "{\"type\":\"changes\",\"as_of\":10,\"deletes\":[[8]]}"
@@ -486,10 +453,7 @@ mod tests {
             [("company_id", "1"), ("job_level", "null")],
         )
         .expect("filter");
-        let layout = RowLayout {
-            encoding: Encoding::Compact,
-            fixed: &[0, 5],
-        };
+        let compact = RowEncoder::with_encoding(staffing_schema, Encoding::Compact, &[0, 5]);
         let delta = ViewDelta {
             as_of: 3,
             changes: vec![KeyChange {
@@ -498,8 +462,7 @@ mod tests {
                 new: Some(staffing(1, 7, None)),
             }],
         };
-        let text = changes_message(ViewId::Staffing, staffing_schema, &delta, &filter, layout)
-            .expect("some");
+        let text = changes_message(ViewId::Staffing, &delta, &filter, &compact).expect("some");
         let value: Value = serde_json::from_str(&text).expect("json");
         let row = value["upserts"][0].as_array().expect("an array");
         assert_eq!(row.len(), staffing_schema.columns.len() - 2);

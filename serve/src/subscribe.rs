@@ -7,14 +7,14 @@
 //!    cannot be resumed, a snapshot with `"reset":true` and the `"reason"`.
 //! 2. `{"type":"changes","view","as_of","upserts":[rows],"deletes":[keys]}`, one per `as_of`
 //!    with matching changes.
-//!
-//! With `encoding=compact` rows are arrays and keys arrays of their values; the snapshot names
-//! the columns the rows carry (`columns`), the key's (`key`), and gives once the values of the
-//! columns the request's own filters fix (`fixed`), which rows leave out.
 //! 3. `{"type":"progress","as_of"}` after a second without other messages.
 //! 4. A subscriber that falls more than the broadcast queue behind gets a fresh snapshot with
 //!    `"reset":true,"reason":"too_slow"`; one whose socket does not take a message within
 //!    [`WRITE_TIMEOUT`] is closed with a reason.
+//!
+//! With `encoding=compact` rows are arrays and keys arrays of their values; the snapshot names
+//! the columns the rows carry (`columns`), the key's (`key`), and gives once the values of the
+//! columns the request's own filters fix (`fixed`), which rows leave out.
 //!
 //! The engine never waits for a subscriber: it broadcasts into a bounded queue per
 //! subscriber, and this task alone writes to the socket.
@@ -43,7 +43,7 @@ use twinflow_views::{Filter, ResetReason, Snapshot, Subscription, UserCheck, Vie
 
 use crate::auth::Reader;
 use crate::error::ApiError;
-use crate::json::{Encoding, RowLayout};
+use crate::json::RowEncoder;
 use crate::limits::SubscriptionSlot;
 use crate::query::{SubscribeQuery, ViewQuery};
 use crate::{json, offload, routes, AppState, ShuttingDown};
@@ -165,10 +165,9 @@ struct Session {
     reader: Reader,
     /// When its token expires, which ends the subscription.
     expires: Option<Instant>,
-    /// How rows are written.
-    encoding: Encoding,
-    /// The columns the subscriber's own filters fix, left out of compact rows.
-    fixed: Arc<[usize]>,
+    /// Writes the subscription's rows and keys, in its encoding and without the columns its
+    /// own filters fix when compact.
+    encoder: Arc<RowEncoder>,
     revocations: Receiver<Arc<[i64]>>,
     /// The client has every change up to this `as_of` (through a snapshot or resumed changes).
     floor: u64,
@@ -192,6 +191,8 @@ impl Session {
             resume,
             receiver,
         } = app.state().subscribe(query.view, query.after);
+        let schema = app.state().catalog().schema(query.view);
+        let encoder = RowEncoder::with_encoding(schema, query.encoding, &query.fixed);
         let mut session = Session {
             app,
             view: query.view,
@@ -202,8 +203,7 @@ impl Session {
             _slot: slot,
             expires: query.reader.expires().map(deadline),
             reader: query.reader,
-            encoding: query.encoding,
-            fixed: query.fixed.into(),
+            encoder: Arc::new(encoder),
             revocations,
             floor: snapshot.as_of,
             last_sent: Instant::now(),
@@ -305,15 +305,10 @@ impl Session {
         snapshot: Arc<Snapshot>,
         reset: Option<ResetReason>,
     ) -> Result<(), End> {
-        let (view, filter, fixed) = (self.view, self.filter.clone(), self.fixed.clone());
-        let encoding = self.encoding;
+        let (view, filter, encoder) = (self.view, self.filter.clone(), self.encoder.clone());
         let text = offload(move || {
-            let layout = RowLayout {
-                encoding,
-                fixed: &fixed,
-            };
             Ok(json::snapshot_message(
-                view, &snapshot, &filter, reset, layout,
+                view, &snapshot, &filter, reset, &encoder,
             ))
         })
         .await
@@ -329,12 +324,7 @@ impl Session {
     }
 
     async fn send_changes(&mut self, delta: &ViewDelta) -> Result<(), End> {
-        let schema = self.app.state().catalog().schema(self.view);
-        let layout = RowLayout {
-            encoding: self.encoding,
-            fixed: &self.fixed,
-        };
-        match json::changes_message(self.view, schema, delta, &self.filter, layout) {
+        match json::changes_message(self.view, delta, &self.filter, &self.encoder) {
             Some(text) => self.send(text).await,
             None => Ok(()),
         }
